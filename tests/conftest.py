@@ -1,0 +1,60 @@
+"""Test setup shared by the whole suite: offscreen Qt, one torch thread, the parity fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Keep the tests away from the user's real settings, voices and logs.
+os.environ.setdefault("COSYDESK_TESTING", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _shared_dir() -> Path:
+    return Path(os.environ.get("COSYDESK_SHARED_DIR", REPO.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def parity_dir() -> Path:
+    """The dev parity fixture (`../shared/parity/cosyvoice3-tiny`); skips where it is absent."""
+    path = Path(os.environ.get("COSYDESK_PARITY_DIR", _shared_dir() / "parity" / "cosyvoice3-tiny"))
+    if not (path / "golden").is_dir() or not (path / "model").is_dir():
+        pytest.skip(f"parity fixtures not found at {path} (they live beside the repository)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def official_yaml() -> Path:
+    """The full official cosyvoice3.yaml kept beside the fixtures; skips where it is absent."""
+    path = _shared_dir() / "parity" / "official-yaml" / "cosyvoice3.yaml"
+    if not path.is_file():
+        pytest.skip(f"official yaml not found at {path} (it lives beside the repository)")
+    return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _torch_one_thread() -> None:
+    """Parity goldens were made with one torch thread; it also keeps CI's two cores calm."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    cuda = False
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        pass
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords and not cuda:
+            item.add_marker(skip_gpu)
