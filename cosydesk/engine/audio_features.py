@@ -1,0 +1,332 @@
+"""Audio reading and the four feature extractors the CosyVoice3 frontend needs.
+
+Every extractor here reproduces, in plain torch, the numerics of the library the upstream
+implementation calls, so that features computed here feed the model exactly as upstream's do:
+
+* `resample`: torchaudio's default windowed-sinc resampler (Hann window, 6 zero crossings,
+  roll-off 0.99), applied as a polyphase convolution on the gcd-reduced rates.
+* `kaldi_fbank`: Kaldi's log-mel filterbank as torchaudio's compliance module computes it
+  (speaker-embedding input).
+* `whisper_log_mel`: Whisper's 128-bin log-mel (speech-tokenizer input).
+* `mel_spectrogram`: the HiFi-GAN/Matcha-style log-mel the flow model is conditioned on; its
+  keyword names are those of the yaml's `feat_extractor`, so that mapping can be splatted in.
+
+Filter banks and windows are cached per parameter set, so repeated calls only pay for the FFTs.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cosydesk.engine.errors import VoiceError
+
+if TYPE_CHECKING:
+    import torch
+
+WHISPER_SAMPLE_RATE = 16000
+_WHISPER_N_FFT = 400
+_WHISPER_HOP = 160
+
+_KALDI_PREEMPHASIS = 0.97
+_KALDI_LOW_FREQ = 20.0
+_KALDI_POVEY_POWER = 0.85
+
+_SINC_ZERO_CROSSINGS = 6
+_SINC_ROLLOFF = 0.99
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_audio(path: str | Path) -> tuple[torch.Tensor, int]:
+    """Read a sound file as mono float32 [1, N] in [-1, 1) at its own sample rate.
+
+    Channels are averaged. Raises VoiceError (with a sentence a person can act on) when the
+    file is missing, is not a sound file soundfile can decode, or holds no samples.
+    """
+    import soundfile
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise VoiceError(f"The voice clip {path} does not exist: choose an existing audio file.")
+    try:
+        samples, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise VoiceError(
+            f"The file {path.name} could not be read as audio ({exc}). "
+            "Use a WAV, FLAC or OGG recording."
+        ) from exc
+    if samples.shape[0] == 0:
+        raise VoiceError(f"The audio file {path.name} holds no sound: record a few seconds.")
+    # [N, C] -> [C, N]; mean over channels in float32 like torchaudio-loaded audio upstream.
+    wav = torch.from_numpy(np.ascontiguousarray(samples.T)).mean(dim=0, keepdim=True)
+    return wav, int(sample_rate)
+
+
+def load_audio(path: str | Path, target_sr: int) -> torch.Tensor:
+    """Read a sound file as mono float32 [1, N] resampled to `target_sr` (see `read_audio`)."""
+    wav, sample_rate = read_audio(path)
+    return resample(wav, sample_rate, target_sr)
+
+
+# --------------------------------------------------------------------------- resampling
+
+
+@lru_cache(maxsize=16)
+def _sinc_kernel(orig: int, new: int) -> tuple[torch.Tensor, int]:
+    """Polyphase kernel [new, 1, taps] for gcd-reduced rates, plus the padding width it needs."""
+    import torch
+
+    cutoff = min(orig, new) * _SINC_ROLLOFF
+    width = math.ceil(_SINC_ZERO_CROSSINGS * orig / cutoff)
+    # Computed in float64 and rounded once at the end, as torchaudio does for its default dtype.
+    taps = torch.arange(-width, width + orig, dtype=torch.float64) / orig
+    phase = -torch.arange(new, dtype=torch.float64).unsqueeze(1) / new
+    t = ((phase + taps) * cutoff).clamp(-_SINC_ZERO_CROSSINGS, _SINC_ZERO_CROSSINGS)
+    window = torch.cos(t * (math.pi / (2 * _SINC_ZERO_CROSSINGS))) ** 2
+    t = t * math.pi
+    sinc = torch.where(t == 0, torch.ones_like(t), torch.sin(t) / t)
+    kernel = (sinc * window * (cutoff / orig)).to(torch.float32)
+    return kernel.unsqueeze(1), width
+
+
+def resample(wav: torch.Tensor, orig_sr: int, new_sr: int) -> torch.Tensor:
+    """Resample [..., N] audio from `orig_sr` to `new_sr` Hz like torchaudio's default resampler.
+
+    Output length is ceil(N * new_sr / orig_sr); equal rates return the input unchanged.
+    """
+    import torch
+
+    if orig_sr <= 0 or new_sr <= 0:
+        raise ValueError(f"sample rates must be positive, got {orig_sr} and {new_sr}")
+    if orig_sr == new_sr:
+        return wav
+    common = math.gcd(int(orig_sr), int(new_sr))
+    orig, new = int(orig_sr) // common, int(new_sr) // common
+    kernel, width = _sinc_kernel(orig, new)
+    lead = wav.shape[:-1]
+    flat = wav.reshape(-1, 1, wav.shape[-1])
+    length = flat.shape[-1]
+    padded = torch.nn.functional.pad(flat, (width, width + orig))
+    # Each output channel of the strided conv is one polyphase branch; interleave them.
+    phases = torch.nn.functional.conv1d(padded, kernel.to(wav.device, wav.dtype), stride=orig)
+    out = phases.transpose(1, 2).reshape(flat.shape[0], -1)
+    out = out[:, : math.ceil(new * length / orig)]
+    return out.reshape(*lead, out.shape[-1])
+
+
+# --------------------------------------------------------------------------- Kaldi fbank
+
+
+@lru_cache(maxsize=8)
+def _kaldi_mel_banks(num_bins: int, fft_size: int, sample_rate: float) -> torch.Tensor:
+    """Kaldi triangular mel filters [num_bins, fft_size // 2 + 1] (last FFT bin unused)."""
+    import torch
+
+    def to_mel(freq: torch.Tensor) -> torch.Tensor:
+        return 1127.0 * torch.log(1.0 + freq / 700.0)
+
+    low_mel = 1127.0 * math.log(1.0 + _KALDI_LOW_FREQ / 700.0)
+    high_mel = 1127.0 * math.log(1.0 + (0.5 * sample_rate) / 700.0)
+    step = (high_mel - low_mel) / (num_bins + 1)
+    # float32 throughout, matching the reference so the triangle edges land identically.
+    index = torch.arange(num_bins, dtype=torch.float32).unsqueeze(1)
+    left = low_mel + index * step
+    centre = low_mel + (index + 1.0) * step
+    right = low_mel + (index + 2.0) * step
+    bin_mel = to_mel(
+        (sample_rate / fft_size) * torch.arange(fft_size // 2, dtype=torch.float32)
+    ).unsqueeze(0)
+    rising = (bin_mel - left) / (centre - left)
+    falling = (right - bin_mel) / (right - centre)
+    banks = torch.clamp(torch.minimum(rising, falling), min=0.0)
+    return torch.nn.functional.pad(banks, (0, 1))
+
+
+@lru_cache(maxsize=8)
+def _povey_window(size: int) -> torch.Tensor:
+    import torch
+
+    return torch.hann_window(size, periodic=False, dtype=torch.float32).pow(_KALDI_POVEY_POWER)
+
+
+def kaldi_fbank(
+    wav: torch.Tensor,
+    sample_rate: int = 16000,
+    num_mel_bins: int = 80,
+    frame_length_ms: float = 25.0,
+    frame_shift_ms: float = 10.0,
+) -> torch.Tensor:
+    """Kaldi log-mel filterbank [T, num_mel_bins] of mono [1, N] audio on its [-1, 1) scale.
+
+    Frames are snipped at the edges (T = 1 + (N - frame) // shift, 0 when N is shorter than a
+    frame); per frame: DC removal, pre-emphasis 0.97, Povey window, zero-padding to a power of
+    two, power spectrum, mel filters from 20 Hz to Nyquist, natural log floored at float32 eps.
+    No dither, no energy term, no mean subtraction.
+    """
+    import torch
+
+    signal = wav.reshape(-1).to(torch.float32)
+    frame = int(sample_rate * frame_length_ms * 0.001)
+    shift = int(sample_rate * frame_shift_ms * 0.001)
+    fft_size = 1 << max(frame - 1, 1).bit_length()
+    banks = _kaldi_mel_banks(num_mel_bins, fft_size, float(sample_rate)).to(signal.device)
+    if signal.numel() < frame:
+        return signal.new_zeros(0, num_mel_bins)
+    frames = signal.unfold(0, frame, shift)
+    frames = frames - frames.mean(dim=1, keepdim=True)
+    # Pre-emphasis with the first sample standing in as its own predecessor.
+    previous = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
+    frames = frames - _KALDI_PREEMPHASIS * previous
+    frames = frames * _povey_window(frame).to(signal.device)
+    frames = torch.nn.functional.pad(frames, (0, fft_size - frame))
+    power = torch.fft.rfft(frames).abs().pow(2.0)
+    energies = torch.mm(power, banks.T)
+    eps = torch.tensor(torch.finfo(torch.float32).eps, device=signal.device)
+    return torch.maximum(energies, eps).log()
+
+
+# --------------------------------------------------------------------------- slaney mel
+
+
+def _hz_to_slaney_mel(freq: np.ndarray) -> np.ndarray:
+    # Linear below 1 kHz (200/3 Hz per mel), logarithmic above (27 mels per factor 6.4).
+    linear = freq / (200.0 / 3.0)
+    log_part = 15.0 + np.log(np.maximum(freq, 1e-10) / 1000.0) / (math.log(6.4) / 27.0)
+    return np.where(freq >= 1000.0, log_part, linear)
+
+
+def _slaney_mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    linear = mel * (200.0 / 3.0)
+    log_part = 1000.0 * np.exp((math.log(6.4) / 27.0) * (mel - 15.0))
+    return np.where(mel >= 15.0, log_part, linear)
+
+
+@lru_cache(maxsize=16)
+def _slaney_filters_np(
+    sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None
+) -> np.ndarray:
+    top = sample_rate / 2.0 if fmax is None else float(fmax)
+    edges_mel = np.linspace(
+        _hz_to_slaney_mel(np.array(float(fmin))), _hz_to_slaney_mel(np.array(top)), n_mels + 2
+    )
+    edges = _slaney_mel_to_hz(edges_mel)
+    # Same rounding as numpy's rfftfreq, which librosa uses.
+    bins_hz = np.arange(n_fft // 2 + 1, dtype=np.float64) * (1.0 / (n_fft * (1.0 / sample_rate)))
+    widths = np.diff(edges)
+    offsets = edges[:, None] - bins_hz[None, :]
+    rising = -offsets[:n_mels] / widths[:n_mels, None]
+    falling = offsets[2:] / widths[1:, None]
+    # Rounded to float32 before the area normalisation, as librosa's float32 output is.
+    weights = np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    area_norm = 2.0 / (edges[2:] - edges[:n_mels])
+    return (weights.astype(np.float64) * area_norm[:, None]).astype(np.float32)
+
+
+def slaney_mel_filters(
+    sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None
+) -> torch.Tensor:
+    """Slaney-style, area-normalised mel filter bank [n_mels, n_fft // 2 + 1] float32.
+
+    Equal to librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax) with its defaults (htk=False,
+    norm='slaney'); `fmax` None means Nyquist.
+    """
+    import torch
+
+    return torch.from_numpy(_slaney_filters_np(sample_rate, n_fft, n_mels, float(fmin), fmax))
+
+
+@lru_cache(maxsize=16)
+def _cached_filters(
+    sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None, device: str
+) -> torch.Tensor:
+    return slaney_mel_filters(sample_rate, n_fft, n_mels, fmin, fmax).to(device)
+
+
+@lru_cache(maxsize=16)
+def _hann(size: int, device: str) -> torch.Tensor:
+    import torch
+
+    return torch.hann_window(size, dtype=torch.float32, device=device)
+
+
+# --------------------------------------------------------------------------- whisper
+
+
+def whisper_log_mel(wav: torch.Tensor, n_mels: int = 128) -> torch.Tensor:
+    """Whisper log-mel [1, n_mels, N // 160] of 16 kHz mono [1, N] audio.
+
+    Centred 400-point STFT (reflect padding) with the last frame dropped, power spectrum, Slaney
+    mel filters, log10 floored at 1e-10 and at (max - 8), then scaled as (x + 4) / 4.
+    """
+    import torch
+
+    audio = wav.reshape(1, -1).to(torch.float32)
+    device = str(audio.device)
+    spectrum = torch.stft(
+        audio,
+        _WHISPER_N_FFT,
+        _WHISPER_HOP,
+        window=_hann(_WHISPER_N_FFT, device),
+        return_complex=True,
+    )
+    power = spectrum[..., :-1].abs() ** 2
+    filters = _cached_filters(WHISPER_SAMPLE_RATE, _WHISPER_N_FFT, n_mels, 0.0, None, device)
+    log_spec = torch.clamp(filters @ power, min=1e-10).log10()
+    log_spec = torch.maximum(log_spec, log_spec.max() - 8.0)
+    return (log_spec + 4.0) / 4.0
+
+
+# --------------------------------------------------------------------------- 24 kHz mel
+
+
+def mel_spectrogram(
+    wav: torch.Tensor,
+    *,
+    n_fft: int,
+    num_mels: int,
+    sampling_rate: int,
+    hop_size: int,
+    win_size: int,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    center: bool = False,
+) -> torch.Tensor:
+    """Natural-log mel spectrogram [B, num_mels, T] of [B, N] audio (the flow's prompt mel).
+
+    The audio is reflect-padded by (n_fft - hop_size) // 2 on each side before a (by default
+    un-centred) STFT with a periodic Hann window; magnitude is sqrt(re^2 + im^2 + 1e-9); Slaney
+    mel filters from fmin to fmax (None: Nyquist); log floored at 1e-5. With the yaml values and
+    center=False, T = N // hop_size.
+    """
+    import torch
+
+    audio = wav.to(torch.float32)
+    if audio.dim() == 1:
+        audio = audio.unsqueeze(0)
+    device = str(audio.device)
+    pad = (n_fft - hop_size) // 2
+    audio = torch.nn.functional.pad(audio.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
+    spectrum = torch.stft(
+        audio,
+        n_fft,
+        hop_length=hop_size,
+        win_length=win_size,
+        window=_hann(win_size, device),
+        center=center,
+        pad_mode="reflect",
+        normalized=False,
+        onesided=True,
+        return_complex=True,
+    )
+    parts = torch.view_as_real(spectrum)
+    magnitude = torch.sqrt(parts.pow(2).sum(-1) + 1e-9)
+    fmax_key = None if fmax is None else float(fmax)
+    filters = _cached_filters(int(sampling_rate), n_fft, num_mels, float(fmin), fmax_key, device)
+    return torch.log(torch.clamp(filters @ magnitude, min=1e-5))
