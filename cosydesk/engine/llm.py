@@ -1,0 +1,415 @@
+"""The CosyVoice3 LM: a Qwen2 trunk that turns text plus a voice prompt into speech tokens.
+
+Module and parameter names follow the official `llm.pt` (`llm.model.model.*` is a transformers
+Qwen2ForCausalLM, `speech_embedding`, `llm_decoder`), so the checkpoint loads strictly. Decoding
+does not go through transformers' generation code: `prefill` and `step` drive the Qwen2 layers
+directly over a preallocated key/value cache. A step has fixed tensor shapes, takes its token and
+position as device tensors and never reads a value back to the host, so it can be captured in a
+CUDA graph. The Qwen2 Linear layers are called as modules, so quantised replacements just work.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from cosydesk.engine.errors import Cancelled, EngineError, ModelFolderError
+from cosydesk.engine.sampling import Sampler
+
+END_OF_PROMPT_ID = 151646
+"""`<|endofprompt|>`: CosyVoice3 was trained with it between instruction and transcript."""
+
+EXTRA_SPEECH_IDS = 200
+"""Rows of the speech embedding and decoder beyond the speech codes (markers and stop ids)."""
+
+CACHE_BUCKET = 512
+"""Cache capacity grows in multiples of this, so one capacity (and graph) serves many requests."""
+
+
+def decode_length_limits(
+    n_text_tokens: int, min_token_text_ratio: float, max_token_text_ratio: float
+) -> tuple[int, int]:
+    """(min_len, max_len) in speech tokens for a text of `n_text_tokens` (prompt text excluded).
+
+    Upstream multiplies an int32 tensor by the ratio, i.e. in float32, then truncates; doing the
+    same keeps the limits identical for ratios that are not exact in binary.
+    """
+    count = torch.tensor(n_text_tokens, dtype=torch.int32)
+    return int(count * min_token_text_ratio), int(count * max_token_text_ratio)
+
+
+@dataclass
+class _KVCache:
+    """Preallocated keys/values per layer, [1, kv_heads, capacity, head_dim], plus RoPE tables."""
+
+    keys: list[Tensor]
+    values: list[Tensor]
+    cos: Tensor  # [capacity, head_dim]
+    sin: Tensor
+    slots: Tensor  # arange(capacity), for building masks on the device
+
+    @property
+    def capacity(self) -> int:
+        return self.slots.numel()
+
+
+class _QwenHolder(nn.Module):
+    """Gives the Qwen2 model the `llm.model.` prefix that the official checkpoint uses."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+
+
+class CosyVoice3LM(nn.Module):
+    """Speech-token LM of CosyVoice3. Build with `from_config`, then load `llm.pt` strictly."""
+
+    def __init__(self, qwen: Any, speech_token_size: int) -> None:
+        super().__init__()
+        config = qwen.config
+        hidden = int(config.hidden_size)
+        self.speech_token_size = speech_token_size
+        self.sos = speech_token_size
+        self.eos = speech_token_size + 1
+        self.task_id = speech_token_size + 2
+        self.fill = speech_token_size + 3
+        self.vocab_size = speech_token_size + EXTRA_SPEECH_IDS
+
+        self.llm = _QwenHolder(qwen)
+        self.speech_embedding = nn.Embedding(self.vocab_size, hidden)
+        self.llm_decoder = nn.Linear(hidden, self.vocab_size, bias=False)
+
+        self.n_heads = int(config.num_attention_heads)
+        self.n_kv_heads = int(config.num_key_value_heads)
+        self.head_dim = int(getattr(config, "head_dim", None) or hidden // self.n_heads)
+        theta = float(_rope_theta(config))
+        steps = torch.arange(0, self.head_dim, 2, dtype=torch.int64).float() / self.head_dim
+        # Kept off the module's buffers so that `.to(bfloat16)` cannot coarsen it.
+        self._inv_freq = 1.0 / (theta**steps)
+        self._cache: _KVCache | None = None
+
+    @classmethod
+    def from_config(
+        cls, llm_node: Any, qwen_config: dict[str, Any], *, init_weights: bool = True
+    ) -> CosyVoice3LM:
+        """Build the LM from the yaml's `llm` node and `CosyVoice-BlankEN/config.json`.
+
+        No weights are read (the folder's model.safetensors is not the LM). With
+        `init_weights=False` the parameters are left uninitialised, which saves seconds for the
+        full model; load a complete state dict right after. Raises ModelFolderError when the two
+        configurations do not fit together.
+        """
+        from transformers import Qwen2Config, Qwen2ForCausalLM
+
+        kwargs = dict(getattr(llm_node, "kwargs", {}) or {})
+        target = getattr(llm_node, "target", "")
+        try:
+            if target.rsplit(".", 1)[-1] != "CosyVoice3LM":
+                raise ValueError(f"its llm is '{target}', not CosyVoice3LM")
+            config = Qwen2Config.from_dict(dict(qwen_config))
+            speech_token_size = int(kwargs["speech_token_size"])
+            hidden = int(config.hidden_size)
+            for key in ("llm_input_size", "llm_output_size"):
+                if int(kwargs.get(key, hidden)) != hidden:
+                    raise ValueError(
+                        f"{key} {kwargs[key]} differs from Qwen2's hidden size {hidden}"
+                    )
+            if _rope_type(config) != "default":
+                raise ValueError(f"rotary scaling '{_rope_type(config)}' is not supported")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFolderError(
+                f"cosyvoice3.yaml and CosyVoice-BlankEN/config.json do not describe a CosyVoice3 "
+                f"LM cosydesk can build ({exc}). Use the files of the official model download."
+            ) from None
+        return cls(_build_qwen(Qwen2ForCausalLM, config, init_weights), speech_token_size).eval()
+
+    @property
+    def qwen(self) -> Any:
+        """The transformers Qwen2ForCausalLM (its `.model` holds the layers quantisation swaps)."""
+        return self.llm.model
+
+    @property
+    def device(self) -> torch.device:
+        return self.speech_embedding.weight.device
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """dtype of the activations in the Qwen2 trunk (that of its text embedding table)."""
+        return self.qwen.model.embed_tokens.weight.dtype
+
+    # -- inputs ---------------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def build_prefix(
+        self, text_ids: Tensor, prompt_text_ids: Tensor, prompt_speech_token: Tensor
+    ) -> Tensor:
+        """[1, L, H] embeddings: sos, prompt text ++ text, task_id, prompt speech tokens.
+
+        Text goes through Qwen2's embedding table; sos, task_id and speech tokens through the
+        speech embedding. Inputs are [1, n] id tensors (the speech prompt may be empty).
+        """
+        device, dtype = self.device, self.compute_dtype
+        ids = torch.cat([prompt_text_ids, text_ids], dim=1).to(device)
+        text = self.qwen.model.embed_tokens(ids).to(dtype)
+        sos = self.speech_embedding(torch.tensor([[self.sos]], device=device)).to(dtype)
+        task = self.speech_embedding(torch.tensor([[self.task_id]], device=device)).to(dtype)
+        speech = self.speech_embedding(prompt_speech_token.to(device)).to(dtype)
+        return torch.cat([sos, text, task, speech], dim=1)
+
+    # -- decoding with the static cache --------------------------------------------------------
+
+    def reserve(self, capacity: int) -> None:
+        """Make sure the cache holds at least `capacity` positions (rounded up to a bucket).
+
+        The cache is reallocated when it is too small or the model moved to another device or
+        dtype; a CUDA graph captured over `step` must be captured again after that.
+        """
+        cache = self._cache
+        dtype, device = self.compute_dtype, self.device
+        if (
+            cache is not None
+            and cache.capacity >= capacity
+            and cache.cos.dtype == dtype
+            and cache.cos.device == device
+        ):
+            return
+        size = max(1, math.ceil(capacity / CACHE_BUCKET)) * CACHE_BUCKET
+        shape = (1, self.n_kv_heads, size, self.head_dim)
+        layers = len(self.qwen.model.layers)
+        with torch.inference_mode():
+            angles = torch.outer(torch.arange(size).float(), self._inv_freq)
+            angles = torch.cat([angles, angles], dim=-1).to(device)
+            self._cache = _KVCache(
+                keys=[torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)],
+                values=[torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)],
+                cos=angles.cos().to(dtype),
+                sin=angles.sin().to(dtype),
+                slots=torch.arange(size, device=device),
+            )
+
+    @torch.inference_mode()
+    def prefill(self, prefix: Tensor) -> Tensor:
+        """Run the prefix from position 0 (forgetting earlier requests); [1, V] log-probs."""
+        return self._head(self._prefill_hidden(prefix))
+
+    @torch.inference_mode()
+    def step(self, token: Tensor, position: Tensor) -> Tensor:
+        """Feed one speech token ([1, 1] int64) at `position` ([1] int64); [1, V] log-probs.
+
+        Both tensors must be on the model's device; `position` counts every earlier input,
+        prefix included. Shapes and control flow do not depend on the values.
+        """
+        return self._head(self._step_hidden(token, position))
+
+    def _prefill_hidden(self, prefix: Tensor) -> Tensor:
+        length = prefix.shape[1]
+        self.reserve(length)
+        positions = torch.arange(length, device=self.device)
+        hidden = self._trunk(prefix.to(self.compute_dtype), positions, kv_len=length)
+        return hidden[:, -1]
+
+    def _step_hidden(self, token: Tensor, position: Tensor) -> Tensor:
+        if self._cache is None:
+            raise RuntimeError("step() before prefill()")
+        embedded = self.speech_embedding(token).to(self.compute_dtype)
+        hidden = self._trunk(embedded, position, kv_len=self._cache.capacity)
+        return hidden[:, -1]
+
+    def _head(self, hidden: Tensor) -> Tensor:
+        logits = self.llm_decoder(hidden.to(self.llm_decoder.weight.dtype))
+        return logits.float().log_softmax(dim=-1)
+
+    def _trunk(self, x: Tensor, positions: Tensor, kv_len: int) -> Tensor:
+        """Qwen2 layers over x [1, q, H] at `positions` [q]; attends to cache slots < kv_len."""
+        cache = self._cache
+        assert cache is not None
+        cos, sin = cache.cos[positions], cache.sin[positions]
+        # A query sees every slot up to its own position; later slots hold stale entries.
+        visible = cache.slots[:kv_len].unsqueeze(0) <= positions.unsqueeze(1)
+        model: Any = self.qwen.model
+        for index, layer in enumerate(model.layers):
+            attn_in = layer.input_layernorm(x)
+            x = x + self._attention(index, layer.self_attn, attn_in, cos, sin, positions, visible)
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+        return model.norm(x)
+
+    def _attention(
+        self,
+        index: int,
+        attn: Any,
+        x: Tensor,
+        cos: Tensor,
+        sin: Tensor,
+        positions: Tensor,
+        visible: Tensor,
+    ) -> Tensor:
+        cache = self._cache
+        assert cache is not None
+        batch, length, _ = x.shape
+        q = attn.q_proj(x).view(batch, length, self.n_heads, self.head_dim).transpose(1, 2)
+        k = attn.k_proj(x).view(batch, length, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        v = attn.v_proj(x).view(batch, length, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
+        keys, values = cache.keys[index], cache.values[index]
+        keys.index_copy_(2, positions, k.to(keys.dtype))
+        values.index_copy_(2, positions, v.to(values.dtype))
+        kv_len = visible.shape[-1]
+        # Query head h reads kv head h // groups: fold each group of query heads onto its kv
+        # head as extra query rows instead of repeating the cache.
+        groups = self.n_heads // self.n_kv_heads
+        q = q.to(keys.dtype).reshape(batch, self.n_kv_heads, groups * length, self.head_dim)
+        out = F.scaled_dot_product_attention(
+            q,
+            keys[:, :, :kv_len],
+            values[:, :, :kv_len],
+            attn_mask=visible.repeat(groups, 1),
+        )
+        out = out.reshape(batch, self.n_heads, length, self.head_dim).transpose(1, 2)
+        return attn.o_proj(out.reshape(batch, length, self.n_heads * self.head_dim))
+
+    # -- whole requests -------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def teacher_force(self, prefix: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+        """Prefill, then feed `targets` ([K] ids) one step at a time through the cache.
+
+        Returns log-probs [K+1, V] and the final hidden states [K+1, H]: row 0 after the prefix,
+        row k after feeding targets[k-1]. Nothing is masked.
+        """
+        ids = targets.reshape(-1).to(self.device)
+        self.reserve(prefix.shape[1] + ids.numel())
+        hidden = [self._prefill_hidden(prefix)]
+        position = torch.tensor([prefix.shape[1]], device=self.device)
+        for k in range(ids.numel()):
+            hidden.append(self._step_hidden(ids[k].view(1, 1), position))
+            position = position + 1
+        stacked = torch.cat(hidden, dim=0)
+        return self._head(stacked), stacked
+
+    def generate(
+        self,
+        text_ids: Tensor,
+        prompt_text_ids: Tensor,
+        prompt_speech_token: Tensor,
+        *,
+        sampler: Sampler,
+        min_token_text_ratio: float = 2,
+        max_token_text_ratio: float = 20,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[int]:
+        """Yield speech tokens for `text_ids` spoken in the voice of the prompt, one at a time.
+
+        Inputs are [1, n] id tensors. Lengths count only `text_ids`: at most
+        `max_token_text_ratio` tokens per text token; before `min_token_text_ratio` per text
+        token the sos id is barred (as upstream does; the real stop ids are not). Decoding ends
+        when the sampler picks any id >= speech_token_size; that id is not yielded. Raises
+        EngineError (at call time) if `<|endofprompt|>` is in neither text, Cancelled when
+        `cancel` is set (checked before each token). One request at a time per model: a new
+        request overwrites the cache that an unfinished iterator still relies on.
+        """
+        self._check_inputs(text_ids, prompt_text_ids, prompt_speech_token)
+        min_len, max_len = decode_length_limits(
+            text_ids.shape[1], min_token_text_ratio, max_token_text_ratio
+        )
+        prefix = self.build_prefix(text_ids, prompt_text_ids, prompt_speech_token)
+        # Checks above run at call time; decoding runs as the caller iterates.
+        return self._decode(prefix, sampler, min_len, max_len, cancel)
+
+    def _decode(
+        self,
+        prefix: Tensor,
+        sampler: Sampler,
+        min_len: int,
+        max_len: int,
+        cancel: threading.Event | None,
+    ) -> Iterator[int]:
+        self.reserve(prefix.shape[1] + max_len)
+        barred = torch.zeros(self.vocab_size, dtype=torch.bool, device=self.device)
+        barred[self.sos] = True
+        position = torch.tensor([prefix.shape[1]], device=self.device)
+        decoded: list[int] = []
+        token: Tensor | None = None
+        for i in range(max_len):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("Speech generation was cancelled.")
+            if token is None:
+                logp = self.prefill(prefix)
+            else:
+                logp = self.step(token, position)
+                position += 1
+            scores = logp[0]
+            if i < min_len:
+                scores = scores.masked_fill(barred, -math.inf)
+            chosen = sampler(scores, decoded)
+            if chosen >= self.speech_token_size:
+                return
+            yield chosen
+            decoded.append(chosen)
+            token = torch.tensor([[chosen]], device=self.device)
+
+    def _check_inputs(self, text_ids: Tensor, prompt_text_ids: Tensor, speech: Tensor) -> None:
+        for name, ids in (("text", text_ids), ("prompt text", prompt_text_ids), ("voice", speech)):
+            if ids.dim() != 2 or ids.shape[0] != 1:
+                raise EngineError(
+                    f"The {name} ids have shape {tuple(ids.shape)}; the LM takes one request as "
+                    "a [1, n] tensor. This is a bug in the caller: please report it."
+                )
+        if not bool(
+            (text_ids == END_OF_PROMPT_ID).any() | (prompt_text_ids == END_OF_PROMPT_ID).any()
+        ):
+            raise EngineError(
+                "CosyVoice3 needs the marker <|endofprompt|> in the prompt text or the text (it "
+                "separates the instruction from the words); none was found. Start the prompt "
+                "text with an instruction such as 'You are a helpful assistant.<|endofprompt|>'."
+            )
+        if speech.numel() and not bool(((speech >= 0) & (speech < self.speech_token_size)).all()):
+            raise EngineError(
+                f"The voice prompt holds speech tokens outside 0..{self.speech_token_size - 1}; "
+                "it was made by another speech tokenizer. Create the voice again from its clip."
+            )
+
+
+def _build_qwen(factory: Any, config: Any, init_weights: bool) -> Any:
+    """A Qwen2ForCausalLM on the CPU, randomly initialised or with uninitialised parameters."""
+    if init_weights:
+        return factory(config).eval()
+    with torch.device("meta"):
+        qwen = factory(config)
+    persistent = set(qwen.state_dict())
+    loose = [name for name, _ in qwen.named_buffers() if name not in persistent]
+    if any(not name.startswith("model.rotary_emb.") for name in loose):
+        return factory(config).eval()  # unknown computed buffers: let transformers fill them
+    rotary = qwen.model.rotary_emb
+    qwen.to_empty(device="cpu")
+    # The rotary tables are computed, not loaded, so that one small module is built for real.
+    qwen.model.rotary_emb = type(rotary)(config=config)
+    qwen.lm_head.weight = qwen.model.embed_tokens.weight  # to_empty unties shared parameters
+    return qwen.eval()
+
+
+def _rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotary embedding in Qwen2's half-split layout; cos/sin are [q, head_dim]."""
+    half = x.shape[-1] // 2
+    swapped = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos + swapped * sin
+
+
+def _rope_type(config: Any) -> str:
+    params = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None)
+    if isinstance(params, dict):
+        return str(params.get("rope_type", params.get("type", "default")))
+    return "default"
+
+
+def _rope_theta(config: Any) -> float:
+    params = getattr(config, "rope_parameters", None)
+    if isinstance(params, dict) and "rope_theta" in params:
+        return float(params["rope_theta"])
+    return float(config.rope_theta)
