@@ -28,6 +28,7 @@ ALLOWED_CALLS = frozenset(
 )
 
 _REF = re.compile(r"<([^<>]+)>")
+_PENDING = object()
 
 
 @dataclass
@@ -78,6 +79,13 @@ def _ref(loader: _Loader, node: yaml.Node) -> _Ref:
 for _kind in ("new", "name", "apply"):
     _Loader.add_multi_constructor(f"!{_kind}:", _tagged(_kind))
 _Loader.add_constructor("!ref", _ref)
+# hyperpyyaml reads YAML 1.2, where `1e-06` is a float; PyYAML's 1.1 rules need a dot and would
+# leave such values (sigma_min, learning rates) as strings.
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 _BINOPS = {
     ast.Add: operator.add,
@@ -112,6 +120,10 @@ class _Resolver:
         self.root = root
         self.path = path
         self.active: set[str] = set()
+        # YAML anchors share one node between many places; resolving each node once keeps a file
+        # of nested aliases (a "billion laughs") from taking exponential time and memory.
+        # Each entry keeps the original node alive too, so that its id cannot be reused.
+        self.done: dict[int, tuple[Any, Any]] = {}
 
     def fail(self, what: str) -> ModelFolderError:
         return ModelFolderError(
@@ -146,20 +158,34 @@ class _Resolver:
     def resolve(self, value: Any) -> Any:
         if isinstance(value, _Ref):
             return self.ref(value.expr)
+        if isinstance(value, (Tagged, dict, list)):
+            key = id(value)
+            if key in self.done:
+                resolved = self.done[key][1]
+                if resolved is _PENDING:
+                    raise self.fail("contains a node that holds itself (a loop of YAML anchors)")
+                return resolved
+            self.done[key] = (value, _PENDING)
+            self.done[key] = (value, self._resolve_container(value))
+            return self.done[key][1]
+        return value
+
+    def _resolve_container(self, value: Any) -> Any:
         if isinstance(value, Tagged):
             allowed = value.target.startswith(ALLOWED_PACKAGES) or (
                 value.kind == "apply" and value.target in ALLOWED_CALLS
             )
             if not allowed:
-                raise self.fail(f"names '{value.target}', which is outside CosyVoice")
+                raise self.fail(
+                    f"uses the tag '!{value.kind}:{value.target}', which names code outside "
+                    "CosyVoice"
+                )
             value.kwargs = {k: self.resolve(v) for k, v in value.kwargs.items()}
             value.args = [self.resolve(v) for v in value.args]
             return value
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        return value
+        return [self.resolve(v) for v in value]
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
@@ -177,7 +203,13 @@ def load_yaml(path: Path) -> dict[str, Any]:
             "download the model folder again."
         ) from None
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        # _Loader derives from SafeLoader: no Python object tags, nothing imported.
+        data = yaml.load(text, Loader=_Loader)
+    except RecursionError:
+        raise ModelFolderError(
+            f"{path.name} in {path.parent} is nested too deeply to be a CosyVoice3 "
+            "configuration. Download the model folder again."
+        ) from None
     except yaml.YAMLError as exc:
         raise ModelFolderError(
             f"{path.name} in {path.parent} is not valid YAML ({exc}). Download the model "
@@ -189,6 +221,9 @@ def load_yaml(path: Path) -> dict[str, Any]:
             "model folder again."
         )
     resolver = _Resolver(data, path)
-    for key in list(data):
-        resolver.lookup(key)
+    try:
+        for key in list(data):
+            resolver.lookup(key)
+    except RecursionError:
+        raise resolver.fail("is nested too deeply") from None
     return data
