@@ -36,6 +36,17 @@ def official_yaml() -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own config and data folders: the user's real files are never read."""
+    root = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("COSYDESK_CONFIG_DIR", str(root / "config"))
+    monkeypatch.setenv("COSYDESK_DATA_DIR", str(root / "data"))
+    monkeypatch.setenv("COSYDESK_NO_CRASH_DIALOG", "1")
+    for name in ("QUANTIZATION_ENABLED", "QUANTIZATION_BITS", "COSYDESK_MODEL_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _torch_one_thread() -> None:
     """Parity goldens were made with one torch thread; it also keeps CI's two cores calm."""

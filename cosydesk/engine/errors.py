@@ -1,4 +1,4 @@
-"""Exceptions the engine raises. Every message is written for a person: what happened, what to do."""
+"""Exceptions the engine raises; every message tells a person what happened and what to do."""
 
 from __future__ import annotations
 

@@ -144,6 +144,8 @@ class FlowModel(nn.Module):
         decoder: CausalCFM,
     ) -> None:
         super().__init__()
+        # Set by `enable_cuda_graphs`; None runs the solver eagerly.
+        self.graphed: Any = None
         self.token_mel_ratio = token_mel_ratio
         self.output_size = output_size
         self.input_embedding = nn.Embedding(vocab_size, input_size)
@@ -197,6 +199,12 @@ class FlowModel(nn.Module):
             ) from None
 
     @torch.inference_mode()
+    def enable_cuda_graphs(self, enabled: bool = True) -> None:
+        """Replay the ODE solve from CUDA graphs, one per input shape (GPU only)."""
+        from cosydesk.engine.flow_graph import GraphedSolver
+
+        self.graphed = GraphedSolver(self.decoder) if enabled else None
+
     def inference(
         self,
         token: Tensor,
@@ -255,15 +263,20 @@ class FlowModel(nn.Module):
         cond = torch.zeros(1, self.output_size, frames, device=device, dtype=dtype)
         cond[:, :, :prompt_frames] = prompt_feat.to(device=device, dtype=dtype).transpose(1, 2)
 
-        mel_full = self.decoder(
-            noise[:, :, :frames].to(device),
-            mu.contiguous(),
-            spks,
-            cond,
-            steps=n_timesteps,
-            streaming=streaming,
-            trace=trace,
-        )
+        noise = noise[:, :, :frames].to(device)
+        mel_full = None
+        if self.graphed is not None and trace is None:
+            mel_full = self.graphed(noise, mu, spks, cond, steps=n_timesteps, streaming=streaming)
+        if mel_full is None:
+            mel_full = self.decoder(
+                noise,
+                mu.contiguous(),
+                spks,
+                cond,
+                steps=n_timesteps,
+                streaming=streaming,
+                trace=trace,
+            )
         if trace is not None:
             trace.update(
                 spk_normed=spk_normed,
@@ -274,7 +287,7 @@ class FlowModel(nn.Module):
                 mu=mu,
                 cond=cond,
                 mask=torch.ones(1, 1, frames, device=device, dtype=dtype),
-                noise=noise[:, :, :frames],
+                noise=noise,
                 cfm_out_full=mel_full,
             )
         return mel_full[:, :, prompt_frames:].float()

@@ -157,3 +157,19 @@ def limit_silent_tokens(tokens: Iterable[int]) -> list[int]:
     """`tokens` with every run of silent ids longer than five cut to its first five."""
     limiter = SilentRunLimiter()
     return [token for token in tokens if limiter.accept(token)]
+
+
+class ForcedLengthSampler:
+    """Greedy, but speaks exactly `n` tokens: stop ids are barred until then, then forced.
+
+    For warm-up and benchmarks, where a fixed amount of audio matters more than its content.
+    """
+
+    def __init__(self, n: int, speech_token_size: int) -> None:
+        self.n = n
+        self.size = speech_token_size
+
+    def __call__(self, logp: Tensor, decoded: Sequence[int] | Tensor) -> int:
+        if len(decoded) >= self.n:
+            return self.size + 1
+        return int(torch.argmax(logp[: self.size]).item())

@@ -118,6 +118,30 @@ def test_teacher_forcing_through_the_static_cache_matches_upstream(
     assert (hidden - ref_hidden).abs().max() <= 1e-4 * max(1.0, ref_hidden.abs().max().item())
 
 
+def test_merged_projections_keep_upstream_parity(
+    parity_dir: Path, golden: dict[str, np.ndarray]
+) -> None:
+    """The engine merges q/k/v and gate/up for speed; log-probs and greedy ids must not move."""
+    merged = CosyVoice3LM.from_config(_node(parity_dir), _qwen_config(parity_dir))
+    merged.load_state_dict(_state_dict(parity_dir), strict=True)
+    merged.fuse_projections()
+    layer = merged.qwen.model.layers[0]
+    assert hasattr(layer.self_attn, "qkv_proj") and not hasattr(layer.self_attn, "q_proj")
+    logp, _ = merged.teacher_force(
+        _prefix(merged, golden), torch.from_numpy(golden["tf_target"])
+    )
+    assert (logp - torch.from_numpy(golden["tf_logprobs"])).abs().max() <= 1e-4
+    ids = list(
+        merged.generate(
+            _ids(golden, "greedyA_text"),
+            _ids(golden, "prompt_text"),
+            _ids(golden, "prompt_speech_token"),
+            sampler=GreedySampler(),
+        )
+    )
+    assert ids == golden["greedyA_ids"].tolist()
+
+
 def test_static_cache_agrees_with_a_full_sequence_pass(
     lm: CosyVoice3LM, golden: dict[str, np.ndarray]
 ) -> None:

@@ -1,0 +1,314 @@
+"""The engine facade: load a model folder, speak text with a voice, report status, unload.
+
+This is the one object the GUI, the CLI and the server hold. It is not thread-safe: one thread
+(the GUI's worker, the server's model thread) owns it.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cosydesk.engine.errors import Cancelled, EngineError
+from cosydesk.engine.types import EngineOptions, EngineStatus, ProgressFn
+
+log = logging.getLogger(__name__)
+
+SegmentProgress = Callable[[int, int], None]
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("Loading was cancelled.")
+
+
+def _fingerprint(folder: Any) -> str:
+    """Identifies the models that prompt features depend on, so voice caches stay valid."""
+    h = hashlib.sha1()
+    for path in (folder.campplus, folder.speech_tokenizer, folder.yaml):
+        st = Path(path).stat()
+        h.update(f"{Path(path).name}:{st.st_size}:{int(st.st_mtime)}".encode())
+    return h.hexdigest()[:12]
+
+
+def resolve_device(name: str) -> str:
+    """'auto' becomes 'cuda' when a CUDA GPU is usable, else 'cpu'."""
+    import torch
+
+    if name == "cpu":
+        return "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    if name == "cuda":
+        raise EngineError(
+            "No CUDA GPU is available (driver missing, or torch was installed without CUDA). "
+            "Choose 'auto' or 'cpu' as the device in Settings."
+        )
+    return "cpu"
+
+
+class Engine:
+    """A loaded CosyVoice3 model. Create it with `Engine.load`."""
+
+    sample_rate: int
+
+    def __init__(self) -> None:
+        self._status = EngineStatus(status="unloaded")
+        self._frontend: Any = None
+
+    # -- loading ----------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path | str,
+        options: EngineOptions | None = None,
+        *,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Engine:
+        """Load the model folder on the configured device, quantising the LLM as asked.
+
+        Raises ModelFolderError for a bad folder, EngineError for other problems a person can
+        fix, Cancelled when `cancel` is set between steps.
+        """
+        engine = cls()
+        engine._load(Path(model_dir), options or EngineOptions(), progress, cancel)
+        return engine
+
+    def _load(self, root: Path, options: EngineOptions, progress, cancel) -> None:
+        import torch
+
+        from cosydesk.engine import checkpoint, quant
+        from cosydesk.engine.flow import FlowModel
+        from cosydesk.engine.hift import HiFTGenerator
+        from cosydesk.engine.llm import CosyVoice3LM
+        from cosydesk.engine.modelfolder import open_model_folder
+        from cosydesk.engine.tokenizer import CosyTokenizer
+
+        def step(fraction: float, message: str) -> None:
+            _check(cancel)
+            log.info("load: %s", message)
+            if progress is not None:
+                progress(fraction, message)
+
+        started = time.perf_counter()
+        step(0.0, "Checking the model folder")
+        folder = open_model_folder(root)
+        self.folder = folder
+        self.options = options
+        self.sample_rate = int(folder.sample_rate)
+        self.fingerprint = _fingerprint(folder)
+        device = torch.device(resolve_device(options.device))
+        self.device = device
+        flow_dtype = quant.flow_dtype(options.flow_precision, device)
+        self.flow_dtype = flow_dtype
+
+        step(0.05, "Reading the tokenizer")
+        self.tokenizer = CosyTokenizer.from_folder(folder.blank_en)
+
+        step(0.1, "Loading the language model (llm.pt)")
+        llm = CosyVoice3LM.from_config(folder.llm_node, folder.qwen_config)
+        checkpoint.load_into(llm, folder.llm_pt)
+        llm.eval()
+        llm.fuse_projections()
+        step(0.45, f"Preparing the language model ({options.quantization})")
+        self.quant = quant.quantize_llm(llm, options, device)
+        self.llm = llm
+
+        step(0.6, "Loading the flow model (flow.pt)")
+        flow = FlowModel.from_config(folder.flow_node)
+        checkpoint.load_into(flow, folder.flow_pt)
+        self.flow = flow.to(device=device, dtype=flow_dtype).eval()
+
+        step(0.8, "Loading the vocoder (hift.pt)")
+        hift = HiFTGenerator.from_config(folder.hift_node)
+        checkpoint.load_into(hift, folder.hift_pt)
+        if hasattr(hift, "remove_weight_norm"):
+            hift.remove_weight_norm()
+        self.hift = hift.to(device=device, dtype=flow_dtype).eval()
+
+        step(0.95, "Getting ready")
+        from cosydesk.engine import sampling
+        from cosydesk.engine.synthesis import SegmentRenderer
+
+        llm_node = folder.llm_node
+        self.renderer = SegmentRenderer(
+            llm,
+            self.flow,
+            self.hift,
+            device=device,
+            flow_dtype=flow_dtype,
+            sampler_factory=lambda: sampling.from_config(llm_node),
+            token_mel_ratio=int(folder.token_mel_ratio),
+            pre_lookahead=int(folder.flow_node.get("pre_lookahead_len", 3)),
+            hop=int(folder.chunk_size),
+        )
+        llm.use_cuda_graph = options.use_cuda_graph
+        if device.type == "cuda" and options.use_cuda_graph:
+            self.flow.enable_cuda_graphs()
+        self.load_seconds = time.perf_counter() - started
+        self._status = EngineStatus(status="ok", model_dir=str(root))
+        if progress is not None:
+            progress(1.0, "Ready")
+        log.info("model loaded in %.1f s on %s", self.load_seconds, device)
+
+    # -- voices -----------------------------------------------------------------------------
+    def _prompt_frontend(self):
+        if self._frontend is None:
+            from cosydesk.engine.frontend import PromptFrontend
+            from cosydesk.engine.onnx_models import SpeakerEncoder, SpeechTokenizer
+
+            self._frontend = PromptFrontend(
+                SpeakerEncoder(self.folder.campplus),
+                SpeechTokenizer(self.folder.speech_tokenizer),
+                self.folder.feat_params,
+                self.sample_rate,
+            )
+        return self._frontend
+
+    def prompt_features(self, wav_path: Path):
+        """Prompt features of a voice clip (loads the two ONNX models on first use)."""
+        return self._prompt_frontend().extract(Path(wav_path))
+
+    def release_frontend(self) -> None:
+        """Drop the ONNX sessions; cached voices do not need them."""
+        self._frontend = None
+
+    # -- speaking ---------------------------------------------------------------------------
+    def segments(self, text: str) -> list[str]:
+        """The text as the model will speak it: normalised and split into sentences."""
+        from cosydesk.engine.textnorm import normalize
+
+        if not text or not text.strip():
+            raise EngineError("There is no text to read: type or paste some text first.")
+        parts = [p for p in normalize(text, self.tokenizer, split=True) if p.strip()]
+        if not parts:
+            raise EngineError("The text holds nothing that can be spoken.")
+        return parts
+
+    def _ids(self, text: str):
+        import torch
+
+        return torch.tensor([self.tokenizer.encode(text)], dtype=torch.long)
+
+    def synthesize(
+        self,
+        text: str,
+        voice: Any,
+        *,
+        stream: bool = True,
+        speed: float = 1.0,
+        instruct: str | None = None,
+        mode: str | None = None,
+        cancel: threading.Event | None = None,
+        progress: SegmentProgress | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Speak `text` with `voice`; yields float32 mono chunks at `sample_rate`.
+
+        `mode` is "zero-shot" (default), "cross-lingual" (the voice's timbre, not its wording),
+        or "instruct" (set when `instruct` is given). Raises Cancelled between chunks.
+        """
+        import torch
+
+        from cosydesk.engine.synthesis import SegmentInput, prompt_text_for
+        from cosydesk.engine.textnorm import normalize
+
+        if self._status.status != "ok":
+            raise EngineError("The model is not loaded: wait for it to load, or load it again.")
+        if not 0.5 <= speed <= 2.0:
+            raise EngineError("Speed must be between 0.5 and 2.0.")
+        mode = mode or ("instruct" if instruct else "zero-shot")
+        parts = self.segments(text)
+        feats = voice.features
+        transcript = voice.transcript
+        if END in transcript:
+            prompt = transcript
+        else:
+            normalized = normalize(transcript, self.tokenizer, split=False)
+            prompt = normalized[0] if normalized else transcript
+        prompt_ids = self._ids(prompt_text_for(mode, prompt, instruct))
+        empty = torch.zeros(1, 0, dtype=torch.long)
+        llm_prompt = feats.speech_token if mode == "zero-shot" else empty
+        for index, part in enumerate(parts):
+            if progress is not None:
+                progress(index, len(parts))
+            seg = SegmentInput(
+                text_ids=self._ids(part),
+                prompt_text_ids=prompt_ids,
+                llm_prompt_token=llm_prompt,
+                flow_prompt_token=feats.speech_token,
+                prompt_feat=feats.speech_feat,
+                embedding=feats.embedding,
+            )
+            for chunk in self.renderer.render(seg, stream=stream, speed=speed, cancel=cancel):
+                if chunk.numel():
+                    yield chunk.numpy().astype(np.float32, copy=False)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("Stopped.")
+        if progress is not None:
+            progress(len(parts), len(parts))
+
+    def warm_up(self, voice: Any, tokens: int | None = None) -> float:
+        """Speak a throw-away utterance with `voice` so the first real request is not slow.
+
+        On a GPU this records the CUDA graphs of the decode step and of the flow shapes that
+        streaming uses with this voice (the first two hops). Returns the seconds it took.
+        """
+        from cosydesk.engine.sampling import ForcedLengthSampler
+
+        started = time.perf_counter()
+        prompt = int(voice.features.speech_token.shape[1])
+        hop = self.renderer.hop
+        lookahead = self.renderer.lookahead
+        count = tokens or (-prompt % hop) + 3 * hop + lookahead
+        size = self.llm.speech_token_size
+        factory = self.renderer.sampler_factory
+        self.renderer.sampler_factory = lambda: ForcedLengthSampler(count, size)
+        try:
+            for _ in self.synthesize("Warming up the model now.", voice, stream=True):
+                pass
+        finally:
+            self.renderer.sampler_factory = factory
+        return time.perf_counter() - started
+
+    # -- status and unloading ---------------------------------------------------------------
+    def status(self) -> EngineStatus:
+        """What is loaded, how, and how much memory it holds. Cheap enough to poll."""
+        from cosydesk.engine import memory
+
+        st = self._status
+        if st.status != "ok":
+            return memory.card_status(EngineStatus(status=st.status))
+        return memory.engine_status(self)
+
+    def unload(self) -> None:
+        """Free the models; GPU memory returns to what it was before loading."""
+        for name in ("llm", "flow", "hift", "renderer", "_frontend", "tokenizer"):
+            if hasattr(self, name):
+                setattr(self, name, None)
+        self._status = EngineStatus(status="unloaded")
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+                # cuBLAS keeps a workspace per stream for the life of the process; the capture
+                # streams of this model are gone, so their workspaces go too.
+                clear = getattr(torch._C, "_cuda_clearCublasWorkspaces", None)
+                if clear is not None:
+                    clear()
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
+
+
+END = "<|endofprompt|>"

@@ -1,0 +1,92 @@
+"""Plain records shared by the engine and its users (GUI, CLI, server). No heavy imports here."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+QUANT_MODES = ("none", "8bit", "4bit")
+PRECISIONS = ("fp32", "bf16", "fp16")
+DEVICES = ("auto", "cuda", "cpu")
+SAMPLE_RATE = 24000
+
+# progress(fraction in [0, 1], message for a person)
+ProgressFn = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How to load the model. `quantization` is the mode asked for, already merged with env."""
+
+    device: str = "auto"
+    quantization: str = "4bit"
+    flow_precision: str = "fp32"
+    # LLM.int8 outlier threshold; 0 turns outlier handling off (needed for CUDA-graph capture).
+    int8_threshold: float = 6.0
+    use_cuda_graph: bool = True
+
+
+@dataclass
+class SynthesisRequest:
+    """One utterance to speak. `voice` is a Voice from the voice library."""
+
+    text: str
+    voice: Any
+    stream: bool = True
+    speed: float = 1.0
+    instruct: str | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class ComponentMemory:
+    """Bytes a component holds on its device (parameters and buffers)."""
+
+    name: str
+    device: str
+    bytes: int
+    precision: str
+
+
+@dataclass
+class EngineStatus:
+    """What the engine is and how it is loaded: the seed's /health fields and more."""
+
+    status: str  # "ok", "loading", "unloaded", "error"
+    model: str = "cosyvoice3"
+    model_dir: str = ""
+    backend: str = "pytorch"
+    device: str = "cpu"
+    quantization: str = "none"  # in effect
+    quantization_requested: str = "none"
+    quantization_note: str = ""  # why effect differs from request, if it does
+    precisions: dict[str, str] = field(default_factory=dict)
+    components: list[ComponentMemory] = field(default_factory=list)
+    cuda_allocated: int | None = None
+    cuda_reserved: int | None = None
+    card_used: int | None = None
+    card_total: int | None = None
+    card_name: str | None = None
+    decode_path: str = "eager"  # "cuda-graph" or "eager"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def quantization_label(self) -> str:
+        """The seed's wording: "4-bit", "8-bit" or "none"."""
+        return {"4bit": "4-bit", "8bit": "8-bit"}.get(self.quantization, "none")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy: the seed's /health fields ("quantization" as "4-bit", "8-bit" or
+        "none") plus everything else; the raw mode is under "quantization_mode"."""
+        data = {k: v for k, v in self.__dict__.items() if k != "components"}
+        data["precisions"] = dict(self.precisions)
+        data["warnings"] = list(self.warnings)
+        data["quantization"] = self.quantization_label
+        data["quantization_mode"] = self.quantization
+        data["components"] = {
+            c.name: {"bytes": c.bytes, "device": c.device, "precision": c.precision}
+            for c in self.components
+        }
+        return data
