@@ -1,0 +1,256 @@
+"""The `cosydesk` command: the tray app by default, plus `say`, `bench`, `parity` and `serve`.
+
+Exit codes: 0 done, 1 error (with a sentence on stderr), 2 bad usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+ACTIONS = ("show", "speak-clipboard", "stop", "pause")
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, help="the CosyVoice3 model folder (cosyvoice3.yaml ...)")
+    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
+    p.add_argument(
+        "--quantization",
+        choices=("none", "8bit", "4bit"),
+        default=None,
+        help="LLM quantisation; without it QUANTIZATION_ENABLED/QUANTIZATION_BITS decide, "
+        "else the setting (none with --device cpu)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        default="fp32",
+        help="precision of flow and vocoder",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cosydesk", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--action",
+        choices=ACTIONS,
+        help="send an action to the running cosydesk (bind it to a shortcut)",
+    )
+    parser.add_argument("--verbose", "-v", action="store_true")
+    sub = parser.add_subparsers(dest="command")
+
+    say = sub.add_parser("say", help="speak text into a WAV file")
+    say.add_argument("text", help="the text to speak ('-' reads standard input)")
+    say.add_argument("-o", "--output", type=Path, required=True, help="the WAV file to write")
+    say.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    _add_model_options(say)
+    voice = say.add_mutually_exclusive_group(required=True)
+    voice.add_argument("--voice", help="a voice from the voice library")
+    voice.add_argument("--prompt-wav", type=Path, help="a reference clip (<= 30 s)")
+    say.add_argument("--prompt-text", help="what the reference clip says")
+    say.add_argument("--instruct", help="an instruction, e.g. 'Speak slowly and calmly.'")
+    say.add_argument(
+        "--cross-lingual",
+        action="store_true",
+        help="use only the clip's timbre, not its transcript",
+    )
+    say.add_argument("--stream", action="store_true", help="render in streaming chunks")
+    say.add_argument("--speed", type=float, default=1.0)
+
+    bench = sub.add_parser("bench", help="measure memory and speed per quantisation mode")
+    bench.add_argument("--model", type=Path, help="a model folder (default: build random weights)")
+    bench.add_argument(
+        "--dims",
+        choices=("official", "tiny"),
+        default=None,
+        help="dimensions of the random model built when --model is absent",
+    )
+    bench.add_argument("--modes", default="none,8bit,4bit")
+    bench.add_argument("--tokens", type=int, default=250, help="speech tokens to force")
+    bench.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
+    bench.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    bench.add_argument("--repeat", type=int, default=3)
+    bench.add_argument("--json", type=Path, help="also write the figures as JSON")
+
+    parity = sub.add_parser("parity", help="run the engine on a parity fixture folder")
+    parity.add_argument("fixture", type=Path)
+    parity.add_argument("--out", type=Path, required=True)
+
+    serve = sub.add_parser("serve", help="serve an OpenAI-style speech API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    _add_model_options(serve)
+    return parser
+
+
+def _progress(fraction: float, message: str) -> None:
+    print(f"[{fraction * 100:3.0f}%] {message}", file=sys.stderr, flush=True)
+
+
+def _stored_quantization() -> str:
+    """The quantisation saved in the settings, or 4bit when they cannot be read."""
+    try:
+        from cosydesk.config import Settings
+
+        return str(Settings.load().get("quantization"))
+    except Exception:  # a broken config must not stop the command
+        return "4bit"
+
+
+def _options(args: argparse.Namespace):
+    """EngineOptions from the command line: an explicit --quantization wins over the seed's
+    environment variables, which win over the setting. ConfigError for a bad variable."""
+    from cosydesk.engine.quant import mode_from_env
+    from cosydesk.engine.types import EngineOptions
+
+    env_mode = mode_from_env()  # validated even when the flag wins, so a typo is never hidden
+    if args.quantization:
+        mode = args.quantization
+    elif env_mode:
+        mode = env_mode
+    else:
+        # Quantised kernels on the CPU are slower than plain fp32 there.
+        mode = "none" if args.device == "cpu" else _stored_quantization()
+    return EngineOptions(device=args.device, quantization=mode, flow_precision=args.precision)
+
+
+def _model_dir(args: argparse.Namespace) -> Path:
+    from cosydesk.engine.errors import EngineError
+
+    if args.model:
+        return args.model
+    env = os.environ.get("COSYDESK_MODEL_DIR")
+    if env:
+        return Path(env)
+    try:
+        from cosydesk.config import Settings
+
+        stored = Settings.load().get("model_dir")
+        if stored:
+            return Path(stored)
+    except Exception:  # a broken config must not hide the real message
+        pass
+    raise EngineError("No model folder given: pass --model DIR (the folder with cosyvoice3.yaml).")
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from cosydesk.audio.wavfile import WavWriter
+    from cosydesk.engine.engine import Engine
+    from cosydesk.engine.errors import EngineError
+    from cosydesk.engine.voices import Voice
+
+    # Everything that can be checked without the model is checked before it loads.
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if not text.strip():
+        raise EngineError("There is no text to read: pass the text, or '-' to read stdin.")
+    if args.output.exists() and not args.overwrite:
+        raise EngineError(f"{args.output} exists already: pass --overwrite to replace it.")
+    if not args.output.parent.is_dir():
+        raise EngineError(
+            f"The folder {args.output.parent} does not exist: create it or choose another -o."
+        )
+    if args.prompt_wav and not args.prompt_text and not args.cross_lingual:
+        raise EngineError(
+            "--prompt-wav needs --prompt-text (what the clip says), or --cross-lingual."
+        )
+    if args.voice and args.prompt_text:
+        raise EngineError("--prompt-text goes with --prompt-wav; a --voice has its transcript.")
+    if not 0.5 <= args.speed <= 2.0:
+        raise EngineError(f"--speed {args.speed} is out of range: use 0.5 to 2.0.")
+    engine = Engine.load(_model_dir(args), _options(args), progress=_progress)
+    status = engine.status()
+    asked = (
+        f" (asked for {status.quantization_requested})"
+        if status.quantization_requested != status.quantization
+        else ""
+    )
+    print(
+        f"[   ] Model ready on {status.device}, quantisation {status.quantization_label}{asked}",
+        file=sys.stderr,
+        flush=True,
+    )
+    if args.voice:
+        from cosydesk.config import voices_dir
+        from cosydesk.engine.voices import VoiceLibrary
+
+        voice = VoiceLibrary(voices_dir()).get(args.voice, engine)
+    else:
+        print("[   ] Reading the reference clip", file=sys.stderr, flush=True)
+        voice = Voice("prompt", args.prompt_text or "", engine.prompt_features(args.prompt_wav))
+    mode = "cross-lingual" if args.cross_lingual else None
+
+    def seg_progress(done: int, total: int) -> None:
+        print(f"[{done}/{total}] sentences", file=sys.stderr, flush=True)
+
+    seconds = 0.0
+    with WavWriter(args.output, engine.sample_rate, overwrite=args.overwrite) as out:
+        for chunk in engine.synthesize(
+            text,
+            voice,
+            stream=args.stream,
+            speed=args.speed,
+            instruct=args.instruct,
+            mode=mode,
+            progress=seg_progress,
+        ):
+            out.write(chunk)
+            seconds += len(chunk) / engine.sample_rate
+        out.commit()
+    print(f"Wrote {seconds:.2f} s of audio to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_action(action: str) -> int:
+    from cosydesk.gui.single_instance import send_to_running
+
+    if send_to_running(action):
+        return EXIT_OK
+    print("cosydesk is not running: start it first (run `cosydesk`).", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    from cosydesk.engine.errors import Cancelled, EngineError
+
+    stop = threading.Event()
+    try:
+        if args.action:
+            return cmd_action(args.action)
+        if args.command == "say":
+            return cmd_say(args)
+        if args.command == "parity":
+            from cosydesk.engine.parity import run_parity
+
+            return run_parity(args.fixture, args.out)
+        if args.command == "bench":
+            from cosydesk.bench import run_bench
+
+            return run_bench(args)
+        if args.command == "serve":
+            from cosydesk.server import run_server
+
+            return run_server(args, _model_dir(args), _options(args))
+        from cosydesk.gui.app import run_gui
+
+        return run_gui(argv)
+    except KeyboardInterrupt:
+        stop.set()
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Cancelled:
+        return EXIT_INTERRUPTED
+    except (EngineError, OSError) as exc:
+        print(f"cosydesk: {exc}", file=sys.stderr)
+        return EXIT_ERROR

@@ -1,0 +1,311 @@
+"""bitsandbytes quantisation of the LLM's Qwen2 backbone, with visible fallbacks.
+
+Modes: "none" (full precision), "8bit" (LLM.int8, outlier threshold 6.0 by default) and "4bit"
+(NF4 with double quantisation, bf16 compute; fp16 compute where the card lacks bf16). Only the
+Linear layers of the transformer blocks are replaced: the speech-token embedding and the speech
+decoder head stay in full precision. The 151,936-row text-embedding table is only read while the
+prompt is built (never in the per-token decode step), so it stays in CPU memory in every mode.
+
+The seed's environment variables override the configured mode:
+``QUANTIZATION_ENABLED`` (true/false) and ``QUANTIZATION_BITS`` (4/8).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from cosydesk.engine.errors import ConfigError
+from cosydesk.engine.types import PRECISIONS, QUANT_MODES, EngineOptions
+
+log = logging.getLogger(__name__)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+# Minimum CUDA compute capabilities: int8 matmul needs Turing, bf16 needs Ampere.
+INT8_MIN_CC = (7, 5)
+BF16_MIN_CC = (8, 0)
+
+
+def mode_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """The mode the seed's variables ask for, or None when neither is set.
+
+    Raises ConfigError naming the variable, the bad value and the allowed values.
+    """
+    env = os.environ if environ is None else environ
+    enabled_raw = env.get("QUANTIZATION_ENABLED")
+    bits_raw = env.get("QUANTIZATION_BITS")
+    bits = 4
+    if bits_raw is not None and bits_raw.strip() != "":
+        if bits_raw.strip() not in ("4", "8"):
+            raise ConfigError(
+                f"QUANTIZATION_BITS={bits_raw!r} is not allowed: use 4 or 8 "
+                "(or unset it to use the setting)."
+            )
+        bits = int(bits_raw.strip())
+    if enabled_raw is None or enabled_raw.strip() == "":
+        return None if bits_raw is None or bits_raw.strip() == "" else f"{bits}bit"
+    value = enabled_raw.strip().lower()
+    if value in _FALSE:
+        return "none"
+    if value in _TRUE:
+        return f"{bits}bit"
+    raise ConfigError(
+        f"QUANTIZATION_ENABLED={enabled_raw!r} is not allowed: use true or false "
+        "(or unset it to use the setting)."
+    )
+
+
+def effective_mode(setting: str, environ: Mapping[str, str] | None = None) -> str:
+    """The configured mode with the environment's override applied."""
+    if setting not in QUANT_MODES:
+        raise ConfigError(f"Quantisation '{setting}' is not one of {', '.join(QUANT_MODES)}.")
+    return mode_from_env(environ) or setting
+
+
+@dataclass
+class QuantResult:
+    """What was asked for, what is in effect, and why they differ."""
+
+    requested: str
+    mode: str
+    compute_dtype: str = ""
+    layers: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _bf16_ok(device: torch.device) -> bool:
+    if device.type != "cuda":
+        return True
+    return torch.cuda.get_device_capability(device) >= BF16_MIN_CC
+
+
+def flow_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The dtype for flow and vocoder; bf16 falls back to fp32 on cards without bf16.
+
+    Raises ConfigError for a precision other than fp32, bf16 or fp16.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(
+            f"The flow precision '{precision}' is not one of {', '.join(PRECISIONS)}: "
+            "choose one of them in Settings."
+        )
+    if precision == "bf16":
+        return torch.bfloat16 if _bf16_ok(device) else torch.float32
+    if precision == "fp16":
+        # Half-precision convolutions are slow or missing on the CPU.
+        return torch.float16 if device.type == "cuda" else torch.float32
+    return torch.float32
+
+
+def _import_bnb() -> tuple[Any, str]:
+    try:
+        import bitsandbytes as bnb
+
+        return bnb, ""
+    except Exception as exc:  # a broken install raises anything
+        return None, (
+            f"bitsandbytes could not be loaded ({type(exc).__name__}: {exc}); the model runs "
+            "unquantised. Install it with: pip install 'bitsandbytes>=0.45'"
+        )
+
+
+def _backbone_layers(llm: torch.nn.Module) -> torch.nn.Module:
+    """The Qwen2 decoder blocks whose Linear layers get quantised."""
+    return llm.llm.model.model.layers  # type: ignore[union-attr,return-value]
+
+
+_Swap = tuple[torch.nn.Module, str, torch.nn.Linear]
+
+
+def _swap_linears(root: torch.nn.Module, make, done: list[_Swap]) -> None:
+    """Replace every Linear below `root` by `make(linear)`, recording each swap in `done`.
+
+    The originals stay untouched (on the CPU), so a failure half-way can be undone.
+    """
+    for name, child in list(root.named_children()):
+        if type(child) is torch.nn.Linear:
+            setattr(root, name, make(child))
+            done.append((root, name, child))
+        else:
+            _swap_linears(child, make, done)
+
+
+def _undo(done: list[_Swap]) -> None:
+    for parent, name, original in reversed(done):
+        setattr(parent, name, original)
+
+
+def _probe(layer: torch.nn.Module, device: torch.device) -> None:
+    """Run one quantised layer once: a bitsandbytes build without kernels for this device
+    fails here, at load time, rather than in the middle of the first sentence."""
+    width = int(layer.in_features)  # type: ignore[arg-type]
+    with torch.inference_mode():
+        out = layer(torch.ones(1, width, device=device))
+    if not bool(torch.isfinite(out).all()):
+        raise RuntimeError("a quantised layer produced NaN or inf on a test input")
+
+
+def _to_4bit(bnb: Any, compute_dtype: torch.dtype, device: torch.device):
+    def make(lin: torch.nn.Linear) -> torch.nn.Module:
+        q = bnb.nn.Linear4bit(
+            lin.in_features,
+            lin.out_features,
+            bias=lin.bias is not None,
+            compute_dtype=compute_dtype,
+            compress_statistics=True,
+            quant_type="nf4",
+            device="meta",
+        )
+        q.weight = bnb.nn.Params4bit(
+            lin.weight.data, requires_grad=False, quant_type="nf4", compress_statistics=True
+        )
+        if lin.bias is not None:
+            q.bias = torch.nn.Parameter(lin.bias.data.to(compute_dtype), requires_grad=False)
+        return q.to(device)  # quantisation happens on this move
+
+    return make
+
+
+def _to_8bit(bnb: Any, threshold: float, device: torch.device):
+    def make(lin: torch.nn.Linear) -> torch.nn.Module:
+        q = bnb.nn.Linear8bitLt(
+            lin.in_features,
+            lin.out_features,
+            bias=lin.bias is not None,
+            has_fp16_weights=False,
+            threshold=threshold,
+            device="meta",
+        )
+        weight = lin.weight.data.to(torch.float16 if device.type == "cuda" else torch.float32)
+        q.weight = bnb.nn.Int8Params(weight, requires_grad=False, has_fp16_weights=False)
+        if lin.bias is not None:
+            q.bias = torch.nn.Parameter(lin.bias.data.to(weight.dtype), requires_grad=False)
+        return q.to(device)
+
+    return make
+
+
+def _half_trunk(llm: torch.nn.Module, dtype: torch.dtype) -> None:
+    """Run the quantised trunk's activations (and its RMSNorm weights) in `dtype`.
+
+    bitsandbytes computes in that dtype anyway; keeping the activations there saves a cast
+    before and after every quantised matmul. The speech embedding and head stay fp32.
+    """
+    model = llm.llm.model.model  # type: ignore[union-attr]
+    for layer in model.layers:
+        layer.input_layernorm.to(dtype)
+        layer.post_attention_layernorm.to(dtype)
+    model.norm.to(dtype)
+    llm.trunk_dtype = dtype  # type: ignore[assignment]
+    if dtype == torch.bfloat16:
+        # bf16 keeps fp32's range, so the speech rows and head lose nothing that matters and
+        # halve their 46 MiB.
+        llm.speech_embedding.to(dtype)  # type: ignore[union-attr]
+        llm.llm_decoder.to(dtype)  # type: ignore[union-attr]
+
+
+def choose_mode(requested: str, device: torch.device) -> tuple[str, list[str]]:
+    """The nearest mode this machine can run, with a note for each step down.
+
+    Raises ConfigError for a mode outside QUANT_MODES.
+    """
+    if requested not in QUANT_MODES:
+        raise ConfigError(
+            f"The quantisation '{requested}' is not one of {', '.join(QUANT_MODES)}: "
+            "choose one of them in Settings (or with --quantization)."
+        )
+    notes: list[str] = []
+    mode = requested
+    if mode == "none":
+        return mode, notes
+    bnb, problem = _import_bnb()
+    if bnb is None:
+        return "none", [problem]
+    if device.type == "cuda":
+        cc = torch.cuda.get_device_capability(device)
+        if mode == "8bit" and cc < INT8_MIN_CC:
+            notes.append(
+                f"8-bit needs a GPU of compute capability {INT8_MIN_CC[0]}.{INT8_MIN_CC[1]} or "
+                f"newer (this one is {cc[0]}.{cc[1]}); using 4-bit instead."
+            )
+            mode = "4bit"
+    else:
+        notes.append("No CUDA GPU: the quantised LLM runs on the CPU (slow but it works).")
+    return mode, notes
+
+
+def quantize_llm(llm: torch.nn.Module, options: EngineOptions, device: torch.device) -> QuantResult:
+    """Move the LLM to `device`, quantising its Qwen2 backbone as `options.quantization` asks.
+
+    Falls back, never silently: each step down is recorded in the result's notes (and logged),
+    including a bitsandbytes that imports but cannot quantise or run on this device (the model
+    then loads unquantised). The text-embedding table (and the unused LM head tied to it) stays
+    on the CPU and never visits the GPU, not even for a moment. Raises ConfigError for an
+    unknown mode.
+    """
+    requested = options.quantization
+    mode, notes = choose_mode(requested, device)
+    qwen: Any = llm.llm.model  # type: ignore[union-attr]
+    embed, head = qwen.model.embed_tokens, qwen.lm_head
+    # `.to()` moves tied parameters in place, so the big table would be copied to the GPU
+    # through the head that shares it; detach both while the rest moves and is quantised.
+    qwen.model.embed_tokens, qwen.lm_head = torch.nn.Identity(), torch.nn.Identity()
+    result = QuantResult(requested=requested, mode=mode, notes=notes)
+    try:
+        if mode != "none":
+            _quantize_backbone(llm, mode, options, device, result)
+        if result.mode == "none":
+            result.compute_dtype = "fp32"
+        llm.to(device)
+    finally:
+        qwen.model.embed_tokens, qwen.lm_head = embed.to("cpu"), head
+    for note in result.notes:
+        log.warning("%s", note)
+    return result
+
+
+def _quantize_backbone(
+    llm: torch.nn.Module,
+    mode: str,
+    options: EngineOptions,
+    device: torch.device,
+    result: QuantResult,
+) -> None:
+    """Swap the backbone's Linear layers; on any failure undo the swaps and note why."""
+    bnb, _ = _import_bnb()
+    compute = torch.bfloat16 if _bf16_ok(device) else torch.float16
+    done: list[_Swap] = []
+    try:
+        if mode == "4bit":
+            _swap_linears(_backbone_layers(llm), _to_4bit(bnb, compute, device), done)
+            result.compute_dtype = _DTYPE_NAMES[compute]
+        else:
+            _swap_linears(
+                _backbone_layers(llm), _to_8bit(bnb, options.int8_threshold, device), done
+            )
+            result.compute_dtype = "fp16" if device.type == "cuda" else "fp32"
+        if done:
+            _probe(getattr(done[0][0], done[0][1]), device)
+    except Exception as exc:  # bitsandbytes fails in many ways
+        log.exception("quantisation failed")
+        _undo(done)
+        result.mode = "none"
+        result.layers = 0
+        result.notes.append(
+            f"bitsandbytes could not quantise the model to {mode} on {device.type} "
+            f"({type(exc).__name__}: {exc}); the model runs unquantised. Reinstall it with: "
+            "pip install --upgrade 'bitsandbytes>=0.45', or choose 'none' in Settings."
+        )
+        return
+    result.layers = len(done)
+    if mode == "4bit":
+        _half_trunk(llm, compute)
+
+
+_DTYPE_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
