@@ -152,6 +152,14 @@ class Engine:
             hop=int(folder.chunk_size),
         )
         llm.use_cuda_graph = options.use_cuda_graph
+        if self.quant.mode == "8bit" and options.int8_threshold > 0:
+            # The outlier split of LLM.int8 reads values back to the host mid-step, which a
+            # CUDA graph cannot hold (a failed capture also poisons the CUDA context).
+            llm.use_cuda_graph = False
+            llm.graph_off_reason = (
+                f"LLM.int8 with outlier threshold {options.int8_threshold:g} cannot be captured; "
+                "threshold 0 can"
+            )
         if device.type == "cuda" and options.use_cuda_graph:
             self.flow.enable_cuda_graphs()
         self.load_seconds = time.perf_counter() - started

@@ -98,6 +98,7 @@ class CosyVoice3LM(nn.Module):
         # it to their compute dtype (the table itself stays fp32 in CPU memory).
         self.trunk_dtype: torch.dtype | None = None
         self.use_cuda_graph = True
+        self.graph_off_reason = ""
         self._graphed: Any = None
 
     @classmethod
@@ -158,7 +159,7 @@ class CosyVoice3LM(nn.Module):
         if graphed is not None and graphed.reason:
             return f"eager ({graphed.reason})"
         if not self.use_cuda_graph:
-            return "eager (CUDA graphs turned off)"
+            return f"eager ({self.graph_off_reason or 'CUDA graphs turned off'})"
         return "eager"
 
     # -- inputs ---------------------------------------------------------------------------------
