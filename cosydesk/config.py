@@ -1,0 +1,542 @@
+"""Settings of cosydesk: every option declared once, stored as versioned JSON, read defensively.
+
+The file lives under the platform's config dir (`COSYDESK_CONFIG_DIR` replaces it, which tests
+and CI do so that a person's real settings are never touched). Reading never fails: a value
+that is wrong falls back to its default, a damaged file is kept aside and replaced by defaults,
+an older file is backed up and migrated; each of these leaves a sentence in `Settings.warnings`.
+
+Environment variables documented beside an option override it without being stored:
+`effective(name)` applies them, `get(name)` does not. Qt-free: the GUI wraps `on_change` in a
+signal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from cosydesk.engine.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "cosydesk"
+SETTINGS_FILE = "settings.json"
+# Version 2 replaced the seed's pair quantization_enabled + quantization_bits by `quantization`.
+VERSION = 2
+
+QUANTIZATION_ENABLED = "QUANTIZATION_ENABLED"
+QUANTIZATION_BITS = "QUANTIZATION_BITS"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its type, default, allowed values and the sentence that explains it."""
+
+    name: str
+    type: type
+    default: Any
+    description: str
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    env: str | None = None
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "quantization",
+        str,
+        "4bit",
+        "How the LLM is quantised: 4-bit NF4, 8-bit LLM.int8 or none (full precision). "
+        "QUANTIZATION_ENABLED=true/false and QUANTIZATION_BITS=4/8 override it.",
+        choices=("4bit", "8bit", "none"),
+        env=QUANTIZATION_ENABLED,
+    ),
+    Option(
+        "flow_precision",
+        str,
+        "fp32",
+        "Precision of the flow and the vocoder: fp32, bf16 (where the card supports it) or fp16.",
+        choices=("fp32", "bf16", "fp16"),
+    ),
+    Option(
+        "device",
+        str,
+        "auto",
+        "Where the model runs: auto (the GPU when there is one), cuda or cpu.",
+        choices=("auto", "cuda", "cpu"),
+    ),
+    Option(
+        "model_dir",
+        str,
+        "",
+        "The CosyVoice3 model folder (the one holding cosyvoice3.yaml); empty until chosen.",
+        env="COSYDESK_MODEL_DIR",
+    ),
+    Option("hotkey", str, "Ctrl+Alt+S", "Global shortcut that reads the clipboard aloud."),
+    Option("output_device", str, "", "Sound output device; empty means the system default."),
+    Option("default_voice", str, "", "Voice used when none is picked; empty means the first."),
+    Option("speed", float, 1.0, "Speaking speed.", minimum=0.5, maximum=2.0),
+    Option(
+        "idle_unload_minutes",
+        int,
+        0,
+        "Unload the model after this many idle minutes to free GPU memory; 0 keeps it loaded.",
+        minimum=0,
+        maximum=1440,
+    ),
+    Option("stream", bool, True, "Start playing while the rest of the text is synthesised."),
+    Option("api_enabled", bool, False, "Serve the local HTTP API."),
+    Option("api_port", int, 8000, "Port of the local HTTP API.", minimum=1024, maximum=65535),
+    Option("api_key", str, "", "Key the local HTTP API asks for; empty means none."),
+    Option("first_run_done", bool, False, "The first-run dialog has been completed."),
+)
+
+OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
+
+_TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+_FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+
+
+# -- locations --------------------------------------------------------------------------------
+
+
+def config_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """The folder of settings.json: COSYDESK_CONFIG_DIR if set, else the platform's config dir."""
+    override = environ.get("COSYDESK_CONFIG_DIR")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """The data folder (voices, caches): COSYDESK_DATA_DIR if set, else the platform's.
+
+    Not created here.
+    """
+    override = environ.get("COSYDESK_DATA_DIR")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def log_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """The log folder: <COSYDESK_DATA_DIR>/logs if that is set, else the platform's. Not created."""
+    if environ.get("COSYDESK_DATA_DIR"):
+        return data_dir(environ) / "logs"
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def voices_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """The voice library folder, inside the data folder. Not created."""
+    return data_dir(environ) / "voices"
+
+
+# -- values -----------------------------------------------------------------------------------
+
+
+def _allowed_text(option: Option) -> str:
+    if option.choices is not None:
+        return " or ".join(str(choice) for choice in option.choices)
+    kind = {bool: "true or false", int: "a whole number", float: "a number"}.get(
+        option.type, "text"
+    )
+    if option.minimum is not None and option.maximum is not None:
+        return f"{kind} from {option.minimum} to {option.maximum}"
+    return kind
+
+
+def coerce(option: Option, value: Any, label: str | None = None) -> Any:
+    """`value` converted to the option's type and checked; ConfigError (a sentence) otherwise.
+
+    Strings are accepted for every type, so that environment variables and hand-edited files
+    work; `label` names where the value came from in the message.
+    """
+    label = label or f"The setting {option.name}"
+    bad = ConfigError(f"{label} is {value!r}, which is not allowed: use {_allowed_text(option)}.")
+    result: Any
+    if option.type is bool:
+        if isinstance(value, bool):
+            result = value
+        elif isinstance(value, int) and value in (0, 1):
+            result = bool(value)
+        elif isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
+            result = value.strip().lower() in _TRUE_WORDS
+        else:
+            raise bad
+    elif option.type is int:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int):
+            result = value
+        elif isinstance(value, float) and value.is_integer():
+            result = int(value)
+        elif isinstance(value, str):
+            try:
+                result = int(value.strip())
+            except ValueError:
+                raise bad from None
+        else:
+            raise bad
+    elif option.type is float:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int | float):
+            result = float(value)
+        elif isinstance(value, str):
+            try:
+                result = float(value.strip())
+            except ValueError:
+                raise bad from None
+        else:
+            raise bad
+        if not math.isfinite(result):
+            raise bad
+    else:
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if not isinstance(value, str):
+            raise bad
+        result = value
+    if option.choices is not None and result not in option.choices:
+        raise bad
+    too_low = option.minimum is not None and result < option.minimum
+    too_high = option.maximum is not None and result > option.maximum
+    if too_low or too_high:
+        raise bad
+    return result
+
+
+def _set_in(environ: Mapping[str, str], variable: str) -> str | None:
+    """The variable's value, or None when it is unset or blank (blank counts as unset)."""
+    value = environ.get(variable)
+    if value is None or not value.strip():
+        return None
+    return value
+
+
+def _quantization_from_env(environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """The seed's pair of variables as one mode, and the names that set it; None when unset.
+
+    QUANTIZATION_ENABLED=false means none; true means QUANTIZATION_BITS (4 when unset);
+    QUANTIZATION_BITS alone picks the width. A bad value of either is an error even when the
+    other would make it irrelevant, so a typo never goes unnoticed.
+    """
+    enabled = _set_in(environ, QUANTIZATION_ENABLED)
+    bits = _set_in(environ, QUANTIZATION_BITS)
+    if enabled is None and bits is None:
+        return None
+    if bits is not None and bits.strip() not in ("4", "8"):
+        raise ConfigError(
+            f"The environment variable {QUANTIZATION_BITS} is {bits!r}, which is not allowed: "
+            "use 4 or 8, or unset it."
+        )
+    if enabled is not None:
+        word = enabled.strip().lower()
+        if word not in _TRUE_WORDS | _FALSE_WORDS:
+            raise ConfigError(
+                f"The environment variable {QUANTIZATION_ENABLED} is {enabled!r}, which is not "
+                "allowed: use true or false, or unset it."
+            )
+        if word in _FALSE_WORDS:
+            return "none", QUANTIZATION_ENABLED
+    names = " and ".join(
+        name
+        for name, value in ((QUANTIZATION_ENABLED, enabled), (QUANTIZATION_BITS, bits))
+        if value
+    )
+    return f"{bits.strip() if bits else '4'}bit", names
+
+
+def _env_override(option: Option, environ: Mapping[str, str]) -> tuple[Any, str] | None:
+    """(value, variable names) when the environment overrides `option`; ConfigError if invalid."""
+    if option.name == "quantization":
+        return _quantization_from_env(environ)
+    if option.env is None:
+        return None
+    raw = _set_in(environ, option.env)
+    if raw is None:
+        return None
+    return coerce(option, raw, f"The environment variable {option.env}"), option.env
+
+
+# -- migrations -------------------------------------------------------------------------------
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 stored the seed's pair; version 2 stores one `quantization` mode."""
+    data = dict(data)
+    enabled = data.pop("quantization_enabled", None)
+    bits = data.pop("quantization_bits", None)
+    if "quantization" not in data and (enabled is not None or bits is not None):
+        disabled = enabled is False or (
+            isinstance(enabled, str) and enabled.strip().lower() in _FALSE_WORDS
+        )
+        # A bad width becomes an invalid mode here; loading then warns and uses the default.
+        data["quantization"] = "none" if disabled else f"{bits if bits is not None else 4}bit"
+    return data
+
+
+# Each function takes the data of version N and returns that of version N + 1.
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+
+
+# -- the settings -----------------------------------------------------------------------------
+
+
+class Settings:
+    """The user's settings: typed values, environment overrides, change callbacks, atomic save.
+
+    Read a value with `settings.get("speed")` or `settings.speed`; change it with `set()`,
+    which validates and announces it; `save()` writes the file.
+    """
+
+    def __init__(self, path: Path, environ: Mapping[str, str] = os.environ) -> None:
+        """Default settings bound to `path`; nothing is read or written (see `load`)."""
+        object.__setattr__(self, "_values", {o.name: o.default for o in OPTIONS})
+        object.__setattr__(self, "_extra", {})
+        object.__setattr__(self, "_listeners", [])
+        object.__setattr__(self, "_environ", environ)
+        object.__setattr__(self, "path", Path(path))
+        object.__setattr__(self, "warnings", [])
+        self._values: dict[str, Any]
+        self._extra: dict[str, Any]
+        self._listeners: list[Callable[[str, Any], None]]
+        self._environ: Mapping[str, str]
+        self.path: Path
+        self.warnings: list[str]
+
+    @classmethod
+    def load(cls, path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
+        """The settings stored at `path` (default: settings.json in `config_dir()`).
+
+        Never raises for a bad file: missing means defaults; damaged JSON is renamed to
+        `settings.json.corrupt-<time>` and replaced by defaults; an older version is copied to
+        `settings.json.v<N>.bak` and migrated; a bad value falls back to its default. Each case
+        adds a sentence to `warnings`.
+        """
+        settings = cls(path if path is not None else config_dir(environ) / SETTINGS_FILE, environ)
+        settings._read()
+        return settings
+
+    # -- reading values ---------------------------------------------------------------------
+
+    def get(self, name: str) -> Any:
+        """The stored value of `name` (environment overrides not applied). KeyError if unknown."""
+        return self._values[_option(name).name]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in OPTIONS_BY_NAME:
+            raise AttributeError(name)
+        return self._values[name]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in OPTIONS_BY_NAME:
+            raise AttributeError(f"use settings.set({name!r}, value) to change a setting")
+        object.__setattr__(self, name, value)
+
+    def effective(self, name: str) -> Any:
+        """The value in force: the environment override when one is set, else the stored value.
+
+        Raises ConfigError naming the variable, its value and the allowed values when the
+        override is invalid.
+        """
+        override = _env_override(_option(name), self._environ)
+        if override is not None:
+            return override[0]
+        return self._values[name]
+
+    def overridden_by_env(self, name: str) -> str | None:
+        """The environment variable(s) that override `name`, as text for the user; else None."""
+        option = _option(name)
+        if option.name == "quantization":
+            names = [
+                v for v in (QUANTIZATION_ENABLED, QUANTIZATION_BITS) if _set_in(self._environ, v)
+            ]
+            return " and ".join(names) or None
+        if option.env is not None and _set_in(self._environ, option.env) is not None:
+            return option.env
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A copy of every stored value, by name."""
+        return dict(self._values)
+
+    # -- changing values --------------------------------------------------------------------
+
+    def set(self, name: str, value: Any) -> None:
+        """Store `value` (coerced and validated) and call the listeners if it changed.
+
+        Raises ConfigError with a sentence for an invalid value, KeyError for an unknown name.
+        The file is written by `save()`, not here.
+        """
+        option = _option(name)
+        value = coerce(option, value)
+        if self._values[name] == value and type(self._values[name]) is type(value):
+            return
+        self._values[name] = value
+        for callback in list(self._listeners):
+            try:
+                callback(name, value)
+            except Exception:
+                # One broken listener must not keep the others from hearing about the change.
+                log.exception("A listener failed on the change of setting %s", name)
+
+    def reset(self, name: str) -> None:
+        """Put `name` back to its default."""
+        self.set(name, _option(name).default)
+
+    def on_change(self, callback: Callable[[str, Any], None]) -> None:
+        """Call `callback(name, value)` after every change made through `set()`."""
+        self._listeners.append(callback)
+
+    def save(self) -> None:
+        """Write the file atomically (temp file in the same folder, fsync, rename).
+
+        The file is readable by its owner only, as it may hold the API key. OSError if the
+        folder cannot be written.
+        """
+        data: dict[str, Any] = {**self._extra, **self._values, "version": VERSION}
+        text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        _write_atomically(self.path, text)
+
+    # -- loading ----------------------------------------------------------------------------
+
+    def _read(self) -> None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            self.warnings.append(
+                f"The settings file {self.path} could not be read ({exc.strerror}): "
+                "cosydesk uses the default settings for now; check the file's permissions."
+            )
+            return
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            self._replace_corrupt_file()
+            return
+
+        version = data.pop("version", 1)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            version = 1
+        migrated = False
+        if version < VERSION:
+            data = self._migrate(data, version)
+            migrated = True
+        elif version > VERSION:
+            self.warnings.append(
+                f"The settings file {self.path} was written by a newer cosydesk (format "
+                f"{version}); settings this version does not know are kept as they are."
+            )
+
+        for name, value in data.items():
+            option = OPTIONS_BY_NAME.get(name)
+            if option is None:
+                self._extra[name] = value
+                continue
+            try:
+                self._values[name] = coerce(option, value)
+            except ConfigError as exc:
+                self.warnings.append(f"{exc} Using the default, {option.default!r}, instead.")
+        for warning in self.warnings:
+            log.warning("%s", warning)
+        if migrated:
+            self._save_quietly()
+
+    def _migrate(self, data: dict[str, Any], version: int) -> dict[str, Any]:
+        backup = _free_name(self.path.with_name(f"{self.path.name}.v{version}.bak"))
+        try:
+            shutil.copy2(self.path, backup)
+        except OSError as exc:
+            self.warnings.append(
+                f"Could not back up the old settings file to {backup} ({exc.strerror}); "
+                "it is upgraded in place."
+            )
+        else:
+            log.info("Backed up settings format %d to %s before upgrading", version, backup)
+        while version < VERSION:
+            data = _MIGRATIONS[version](data)
+            version += 1
+        return data
+
+    def _replace_corrupt_file(self) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        backup = _free_name(self.path.with_name(f"{self.path.name}.corrupt-{stamp}"))
+        try:
+            os.replace(self.path, backup)
+        except OSError as exc:
+            kept = f"it could not be moved aside ({exc.strerror})"
+        else:
+            kept = f"it was kept as {backup}"
+        self.warnings.append(
+            f"The settings file {self.path} was damaged (not a JSON object): {kept}, and "
+            "cosydesk starts with default settings. Choose your settings again."
+        )
+        log.warning("%s", self.warnings[-1])
+        self._save_quietly()
+
+    def _save_quietly(self) -> None:
+        try:
+            self.save()
+        except OSError as exc:
+            self.warnings.append(
+                f"The settings could not be written to {self.path} ({exc.strerror}); "
+                "changes will not be kept after cosydesk quits."
+            )
+            log.warning("%s", self.warnings[-1])
+
+
+def _option(name: str) -> Option:
+    try:
+        return OPTIONS_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"there is no setting named {name!r}") from None
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or `path` with a counter appended when that name is taken."""
+    candidate, counter = path, 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}.{counter}")
+        counter += 1
+    return candidate
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    # The rename itself survives a power cut only once the folder entry is on disk.
+    if hasattr(os, "O_DIRECTORY"):
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
