@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     parity = sub.add_parser("parity", help="run the engine on a parity fixture folder")
     parity.add_argument("fixture", type=Path)
     parity.add_argument("--out", type=Path, required=True)
+    parity.add_argument("-v", "--verbose", action="store_true", help="one line per array")
+    parity.add_argument("--stage", action="append", help="run only this stage (repeatable)")
 
     serve = sub.add_parser("serve", help="serve an OpenAI-style speech API")
     serve.add_argument("--host", default="127.0.0.1")
@@ -162,6 +164,13 @@ def cmd_say(args: argparse.Namespace) -> int:
         raise EngineError("--prompt-text goes with --prompt-wav; a --voice has its transcript.")
     if not 0.5 <= args.speed <= 2.0:
         raise EngineError(f"--speed {args.speed} is out of range: use 0.5 to 2.0.")
+    library = None
+    if args.voice:
+        from cosydesk.config import voices_dir
+        from cosydesk.engine.voices import VoiceLibrary
+
+        library = VoiceLibrary(voices_dir())
+        library.info(args.voice)  # an unknown name fails here, not after loading the model
     engine = Engine.load(_model_dir(args), _options(args), progress=_progress)
     status = engine.status()
     asked = (
@@ -174,11 +183,8 @@ def cmd_say(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    if args.voice:
-        from cosydesk.config import voices_dir
-        from cosydesk.engine.voices import VoiceLibrary
-
-        voice = VoiceLibrary(voices_dir()).get(args.voice, engine)
+    if library is not None:
+        voice = library.get(args.voice, engine)
     else:
         print("[   ] Reading the reference clip", file=sys.stderr, flush=True)
         voice = Voice("prompt", args.prompt_text or "", engine.prompt_features(args.prompt_wav))
@@ -233,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "parity":
             from cosydesk.engine.parity import run_parity
 
-            return run_parity(args.fixture, args.out)
+            return run_parity(args.fixture, args.out, verbose=args.verbose, stages=args.stage)
         if args.command == "bench":
             from cosydesk.bench import run_bench
 

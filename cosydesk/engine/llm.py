@@ -252,8 +252,10 @@ class CosyVoice3LM(nn.Module):
         cache = self._cache
         assert cache is not None
         cos, sin = cache.cos[positions], cache.sin[positions]
-        # A query sees every slot up to its own position; later slots hold stale entries.
+        # A query sees every slot up to its own position; later slots hold stale entries. Query
+        # heads are folded onto their kv head (see _attention), so the mask repeats per group.
         visible = cache.slots[:kv_len].unsqueeze(0) <= positions.unsqueeze(1)
+        visible = visible.repeat(self.n_heads // self.n_kv_heads, 1)
         model: Any = self.qwen.model
         for index, layer in enumerate(model.layers):
             attn_in = _rms_norm(layer.input_layernorm, x)
@@ -274,31 +276,29 @@ class CosyVoice3LM(nn.Module):
         cache = self._cache
         assert cache is not None
         batch, length, _ = x.shape
+        heads, kv_heads, dim = self.n_heads, self.n_kv_heads, self.head_dim
         if hasattr(attn, "qkv_proj"):
-            q_size, kv_size = self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim
-            q, k, v = attn.qkv_proj(x).split([q_size, kv_size, kv_size], dim=-1)
+            qk, v = attn.qkv_proj(x).split([(heads + kv_heads) * dim, kv_heads * dim], dim=-1)
         else:
-            q, k, v = attn.q_proj(x), attn.k_proj(x), attn.v_proj(x)
-        q = q.reshape(batch, length, self.n_heads, self.head_dim).transpose(1, 2)
-        k = k.reshape(batch, length, self.n_kv_heads, self.head_dim).transpose(1, 2)
-        v = v.reshape(batch, length, self.n_kv_heads, self.head_dim).transpose(1, 2)
-        q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
+            qk = torch.cat([attn.q_proj(x), attn.k_proj(x)], dim=-1)
+            v = attn.v_proj(x)
+        # Queries and keys are rotated together: half the kernels of rotating each.
+        qk = _rotate(qk.reshape(batch, length, heads + kv_heads, dim), cos[:, None], sin[:, None])
+        q, k = qk.transpose(1, 2).split([heads, kv_heads], dim=1)
+        v = v.reshape(batch, length, kv_heads, dim).transpose(1, 2)
         keys, values = cache.keys[index], cache.values[index]
         keys.index_copy_(2, positions, k.to(keys.dtype))
         values.index_copy_(2, positions, v.to(values.dtype))
         kv_len = visible.shape[-1]
         # Query head h reads kv head h // groups: fold each group of query heads onto its kv
         # head as extra query rows instead of repeating the cache.
-        groups = self.n_heads // self.n_kv_heads
-        q = q.to(keys.dtype).reshape(batch, self.n_kv_heads, groups * length, self.head_dim)
+        groups = heads // kv_heads
+        q = q.to(keys.dtype).reshape(batch, kv_heads, groups * length, dim)
         out = F.scaled_dot_product_attention(
-            q,
-            keys[:, :, :kv_len],
-            values[:, :, :kv_len],
-            attn_mask=visible.repeat(groups, 1),
+            q, keys[:, :, :kv_len], values[:, :, :kv_len], attn_mask=visible
         )
-        out = out.reshape(batch, self.n_heads, length, self.head_dim).transpose(1, 2)
-        return attn.o_proj(out.reshape(batch, length, self.n_heads * self.head_dim))
+        out = out.reshape(batch, heads, length, dim).transpose(1, 2)
+        return attn.o_proj(out.reshape(batch, length, heads * dim))
 
     def fuse_projections(self) -> None:
         """Merge each layer's q/k/v and gate/up Linear layers into one Linear each.
@@ -467,7 +467,9 @@ def _concat_linears(parts: list[nn.Linear]) -> nn.Linear:
 
 
 def _rms_norm(norm: Any, x: Tensor) -> Tensor:
-    """Qwen2's RMSNorm (normalise in fp32, back to x's dtype, scale) with torch's fused op."""
+    """Qwen2's RMSNorm through torch's fused op (one kernel when dtypes agree)."""
+    if norm.weight.dtype == x.dtype:
+        return F.rms_norm(x, (x.shape[-1],), weight=norm.weight, eps=norm.variance_epsilon)
     normed = F.rms_norm(x.float(), (x.shape[-1],), eps=norm.variance_epsilon)
     return norm.weight * normed.to(x.dtype)
 
