@@ -160,10 +160,16 @@ def cmd_say(args: argparse.Namespace) -> int:
         raise EngineError(
             "--prompt-wav needs --prompt-text (what the clip says), or --cross-lingual."
         )
+    if args.instruct and args.cross_lingual:
+        raise EngineError("Choose --instruct or --cross-lingual, not both.")
     if args.voice and args.prompt_text:
         raise EngineError("--prompt-text goes with --prompt-wav; a --voice has its transcript.")
     if not 0.5 <= args.speed <= 2.0:
         raise EngineError(f"--speed {args.speed} is out of range: use 0.5 to 2.0.")
+    if args.prompt_wav:
+        from cosydesk.engine.frontend import read_prompt_clip
+
+        read_prompt_clip(args.prompt_wav)  # missing, unreadable, silent or too long: say so now
     library = None
     if args.voice:
         from cosydesk.config import voices_dir

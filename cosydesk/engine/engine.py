@@ -199,7 +199,10 @@ class Engine:
             raise EngineError("There is no text to read: type or paste some text first.")
         parts = [p for p in normalize(text, self.tokenizer, split=True) if p.strip()]
         if not parts:
-            raise EngineError("The text holds nothing that can be spoken.")
+            raise EngineError(
+                "The text holds nothing that can be spoken (only symbols or spaces): type or "
+                "paste words to read."
+            )
         return parts
 
     def _ids(self, text: str):
@@ -234,6 +237,10 @@ class Engine:
         if not 0.5 <= speed <= 2.0:
             raise EngineError("Speed must be between 0.5 and 2.0.")
         mode = mode or ("instruct" if instruct else "zero-shot")
+        if mode not in ("zero-shot", "cross-lingual", "instruct"):
+            raise EngineError(
+                f"Unknown mode '{mode}': use zero-shot, cross-lingual or instruct."
+            )
         parts = self.segments(text)
         feats = voice.features
         transcript = voice.transcript

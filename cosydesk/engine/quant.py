@@ -3,8 +3,9 @@
 Modes: "none" (full precision), "8bit" (LLM.int8, outlier threshold 6.0 by default) and "4bit"
 (NF4 with double quantisation, bf16 compute; fp16 compute where the card lacks bf16). Only the
 Linear layers of the transformer blocks are replaced: the speech-token embedding and the speech
-decoder head stay in full precision. The 151,936-row text-embedding table is only read while the
-prompt is built (never in the per-token decode step), so it stays in CPU memory in every mode.
+decoder head are never quantised (fp32; bf16 beside a bf16-compute 4-bit trunk). The 151,936-row
+text-embedding table is only read while the prompt is built (never in the per-token decode step),
+so it stays in CPU memory in every mode.
 
 The seed's environment variables override the configured mode:
 ``QUANTIZATION_ENABLED`` (true/false) and ``QUANTIZATION_BITS`` (4/8).
@@ -195,9 +196,10 @@ def _half_trunk(llm: torch.nn.Module, dtype: torch.dtype) -> None:
     """Run the quantised trunk's activations (and its RMSNorm weights) in `dtype`.
 
     bitsandbytes computes in that dtype anyway; keeping the activations there saves a cast
-    before and after every quantised matmul. The speech embedding and head stay fp32.
+    before and after every quantised matmul. In bf16 the speech embedding and head follow (never
+    quantised); in fp16, whose range is narrow, they stay fp32.
     """
-    model = llm.llm.model.model  # type: ignore[union-attr]
+    model: Any = llm.llm.model.model  # type: ignore[union-attr]
     for layer in model.layers:
         layer.input_layernorm.to(dtype)
         layer.post_attention_layernorm.to(dtype)

@@ -172,4 +172,7 @@ class ForcedLengthSampler:
     def __call__(self, logp: Tensor, decoded: Sequence[int] | Tensor) -> int:
         if len(decoded) >= self.n:
             return self.size + 1
-        return int(torch.argmax(logp[: self.size]).item())
+        scores = logp[: self.size].clone()
+        # Silent ids would be trimmed before the flow, leaving fewer than n tokens of audio.
+        scores[list(SILENT_TOKENS)] = -torch.inf
+        return int(torch.argmax(scores).item())

@@ -93,6 +93,7 @@ class SegmentRenderer:
             if limiter.accept(token):
                 yield token
 
+    @torch.inference_mode()
     def mel(self, seg: SegmentInput, tokens: list[int], *, streaming: bool, finalize: bool):
         token = torch.tensor([tokens], dtype=torch.long, device=self.device)
         return self.flow.inference(
@@ -104,6 +105,7 @@ class SegmentRenderer:
             finalize=finalize,
         )
 
+    @torch.inference_mode()
     def wave(self, mel: torch.Tensor, *, finalize: bool) -> torch.Tensor:
         return self.hift.inference(mel, finalize=finalize)
 
@@ -129,12 +131,14 @@ class SegmentRenderer:
         cancel: threading.Event | None = None,
     ) -> Iterator[torch.Tensor]:
         """Yield float32 CPU waveform chunks [samples] for the segment."""
-        with torch.inference_mode():
-            if stream and speed == 1.0:
-                yield from self._render_stream(seg, cancel)
-            else:
-                yield self._render_whole(seg, speed, cancel)
+        # Inference mode is entered per stage, never across a yield: the caller's code between
+        # chunks must run in its own grad mode.
+        if stream and speed == 1.0:
+            yield from self._render_stream(seg, cancel)
+        else:
+            yield self._render_whole(seg, speed, cancel)
 
+    @torch.inference_mode()
     def _render_whole(self, seg, speed, cancel) -> torch.Tensor:
         tokens = list(self.tokens(seg, cancel))
         if not tokens:

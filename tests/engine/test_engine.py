@@ -1,0 +1,194 @@
+"""The Engine facade on the CPU: loading (progress, cancelling, bad folders), prompt features,
+the checks `synthesize` makes before speaking, warm-up and unloading."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from cosydesk.engine.engine import Engine
+from cosydesk.engine.errors import Cancelled, EngineError, ModelFolderError, VoiceError
+from cosydesk.engine.sampling import RasSampler
+from cosydesk.engine.types import EngineOptions
+from cosydesk.engine.voices import Voice
+
+SR = 24000
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_model: Path) -> Iterator[tuple[Engine, list[tuple[float, str]]]]:
+    """An engine of the tiny model, with the progress reports its loading made."""
+    reports: list[tuple[float, str]] = []
+    engine = Engine.load(
+        tiny_model,
+        EngineOptions(device="cpu", quantization="none"),
+        progress=lambda f, m: reports.append((f, m)),
+    )
+    yield engine, reports
+    engine.unload()
+
+
+@pytest.fixture(scope="module")
+def engine(loaded) -> Engine:
+    return loaded[0]
+
+
+def _clip(folder: Path, seconds: float, amplitude: float = 0.3, rate: int = SR) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    wav = amplitude * np.sin(2 * np.pi * 140 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
+    path = folder / f"clip-{seconds}-{amplitude}-{rate}.wav"
+    soundfile.write(path, wav.astype(np.float32), rate)
+    return path
+
+
+@pytest.fixture(scope="module")
+def voice(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Voice:
+    clip = _clip(tmp_path_factory.mktemp("clip"), 2.0)
+    return Voice("test", "Reference words here.", engine.prompt_features(clip))
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def test_loading_reports_progress_from_zero_to_ready(loaded) -> None:
+    engine, reports = loaded
+    fractions = [f for f, _ in reports]
+    assert fractions[0] == 0.0
+    assert reports[-1] == (1.0, "Ready")
+    assert fractions == sorted(fractions)
+    assert all(message and message[0].isupper() for _, message in reports)
+    assert engine.status().status == "ok"
+    assert engine.sample_rate == SR
+
+
+def test_loading_can_be_cancelled_between_steps(tiny_model: Path) -> None:
+    cancel = threading.Event()
+    reports: list[str] = []
+
+    def progress(fraction: float, message: str) -> None:
+        reports.append(message)
+        if "llm.pt" in message:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        Engine.load(tiny_model, EngineOptions(device="cpu"), progress=progress, cancel=cancel)
+    assert not any("flow" in message for message in reports)
+
+
+def test_a_folder_without_the_model_gives_a_sentence_naming_what_is_missing(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ModelFolderError) as caught:
+        Engine.load(tmp_path, EngineOptions(device="cpu"))
+    assert "cosyvoice3.yaml" in str(caught.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without CUDA")
+def test_asking_for_cuda_without_a_gpu_says_what_to_choose(tiny_model: Path) -> None:
+    with pytest.raises(EngineError, match=r"No CUDA GPU.*'auto' or 'cpu'"):
+        Engine.load(tiny_model, EngineOptions(device="cuda", quantization="none"))
+
+
+def test_a_fresh_engine_is_unloaded() -> None:
+    assert Engine().status().status == "unloaded"
+
+
+def test_the_yaml_sampler_is_used_for_speech_tokens(engine: Engine) -> None:
+    sampler = engine.renderer.sampler_factory()
+    assert isinstance(sampler, RasSampler)
+    assert (sampler.top_p, sampler.top_k, sampler.win_size) == (0.8, 25, 10)
+
+
+# -- prompt features ----------------------------------------------------------------------------
+
+
+def test_prompt_features_align_two_mel_frames_per_speech_token(engine: Engine, tmp_path) -> None:
+    feats = engine.prompt_features(_clip(tmp_path, 3.0))
+    tokens = feats.speech_token.shape[1]
+    assert tokens == 75  # 25 tokens per second
+    assert feats.speech_feat.shape == (1, 2 * tokens, 80)
+    assert feats.embedding.shape == (1, 192)
+    assert torch.isfinite(feats.speech_feat).all() and torch.isfinite(feats.embedding).all()
+
+
+def test_prompt_features_of_a_16khz_clip(engine: Engine, tmp_path: Path) -> None:
+    feats = engine.prompt_features(_clip(tmp_path, 2.0, rate=16000))
+    assert feats.speech_token.shape[1] == 50
+
+
+def test_prompt_features_refuse_a_silent_clip_with_a_sentence(engine: Engine, tmp_path) -> None:
+    with pytest.raises(VoiceError, match="is silent"):
+        engine.prompt_features(_clip(tmp_path, 2.0, amplitude=0.0))
+
+
+def test_releasing_the_frontend_does_not_stop_new_voices(engine: Engine, tmp_path) -> None:
+    clip = _clip(tmp_path, 1.0)
+    before = engine.prompt_features(clip)
+    engine.release_frontend()
+    after = engine.prompt_features(clip)
+    assert torch.equal(before.speech_token, after.speech_token)
+
+
+# -- what synthesize checks ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "There is no text to read"),
+        ("   \n\t ", "There is no text to read"),
+        ("...", "nothing that can be spoken"),
+    ],
+)
+def test_text_without_words_is_refused_with_a_sentence(engine, voice, text, message) -> None:
+    with pytest.raises(EngineError, match=message):
+        list(engine.synthesize(text, voice))
+
+
+@pytest.mark.parametrize("speed", [0.25, 2.5, math.nan])
+def test_speed_outside_half_to_double_is_refused(engine: Engine, voice, speed: float) -> None:
+    with pytest.raises(EngineError, match=r"between 0\.5 and 2\.0"):
+        list(engine.synthesize("Hello.", voice, speed=speed))
+
+
+def test_an_unknown_mode_is_refused(engine: Engine, voice: Voice) -> None:
+    with pytest.raises(EngineError):
+        list(engine.synthesize("Hello.", voice, mode="zero_shot"))
+
+
+def test_default_sampling_speaks_finite_audio(engine: Engine, voice: Voice) -> None:
+    torch.manual_seed(0)  # the RAS sampler draws from torch's global generator
+    chunks = list(engine.synthesize("Hello world, this is a test.", voice, stream=False))
+    assert chunks, "no audio"
+    audio = np.concatenate(chunks)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert len(audio) % 960 == 0  # whole speech tokens of two 480-sample frames
+    assert np.isfinite(audio).all()
+    assert np.abs(audio).max() <= 0.99  # the vocoder clamps
+
+
+def test_warm_up_speaks_and_gives_the_sampler_back(engine: Engine, voice: Voice) -> None:
+    factory = engine.renderer.sampler_factory
+    seconds = engine.warm_up(voice, tokens=30)
+    assert seconds > 0
+    assert engine.renderer.sampler_factory is factory
+
+
+# -- unloading ----------------------------------------------------------------------------------
+
+
+def test_unload_frees_the_models_and_can_be_repeated(tiny_model: Path, voice: Voice) -> None:
+    engine = Engine.load(tiny_model, EngineOptions(device="cpu", quantization="none"))
+    engine.unload()
+    engine.unload()
+    assert engine.status().status == "unloaded"
+    assert engine.llm is None and engine.flow is None and engine.hift is None
+    with pytest.raises(EngineError, match="not loaded"):
+        list(engine.synthesize("Hello.", voice))

@@ -1,0 +1,230 @@
+"""`cosydesk say`: text to a WAV file from the command line, its messages and exit codes. Runs
+in-process through `cli.main` on the tiny model, plus one real `python -m cosydesk` run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from cosydesk import cli
+from cosydesk.engine.errors import ModelFolderError
+from cosydesk.engine.modelfolder import open_model_folder
+from cosydesk.engine.sampling import SILENT_TOKENS
+
+SR = 24000
+SAMPLES_PER_TOKEN = 960
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Forced:
+    """Speaks exactly `n` tokens: the best non-silent speech id each step, then stops."""
+
+    def __init__(self, n: int, size: int = 6561) -> None:
+        self.n, self.size = n, size
+
+    def __call__(self, logp: torch.Tensor, decoded) -> int:
+        if len(decoded) >= self.n:
+            return self.size + 1
+        scores = logp[: self.size].clone()
+        scores[list(SILENT_TOKENS)] = -torch.inf
+        return int(scores.argmax())
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings and voices in a temp folder; none of the seed's variables set."""
+    monkeypatch.setenv("COSYDESK_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("COSYDESK_DATA_DIR", str(tmp_path / "data"))
+    for name in ("QUANTIZATION_ENABLED", "QUANTIZATION_BITS", "COSYDESK_MODEL_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture()
+def forced(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Every engine speaks exactly this many tokens per sentence (a known WAV length)."""
+    n = 20
+    monkeypatch.setattr(
+        "cosydesk.engine.sampling.from_config", lambda node, generator=None: Forced(n)
+    )
+    return n
+
+
+@pytest.fixture(scope="module")
+def prompt_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    t = np.arange(2 * SR) / SR
+    wav = 0.3 * np.sin(2 * np.pi * 140 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
+    path = tmp_path_factory.mktemp("prompt") / "prompt.wav"
+    soundfile.write(path, wav.astype(np.float32), SR)
+    return path
+
+
+def _say(model: Path, prompt_wav: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "say",
+        "Hello world.",
+        "-o",
+        str(out),
+        "--model",
+        str(model),
+        "--prompt-wav",
+        str(prompt_wav),
+        "--prompt-text",
+        "Reference words here.",
+        "--device",
+        "cpu",
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_say_writes_a_24khz_mono_wav_and_reports_progress(
+    tiny_model, prompt_wav, tmp_path, capsys, forced: int, stream: bool
+) -> None:
+    out = tmp_path / "out.wav"
+    extra = ["--quantization", "none", *(["--stream"] if stream else [])]
+    assert cli.main(_say(tiny_model, prompt_wav, out, *extra)) == cli.EXIT_OK
+    info = soundfile.info(out)
+    assert (info.samplerate, info.channels, info.format) == (SR, 1, "WAV")
+    assert info.frames == forced * SAMPLES_PER_TOKEN
+    audio, _ = soundfile.read(out, dtype="float32")
+    assert np.isfinite(audio).all() and np.abs(audio).max() > 0
+    captured = capsys.readouterr()
+    assert captured.out == ""  # stdout stays free for pipes
+    err = captured.err
+    assert "[  0%] Checking the model folder" in err
+    assert "[100%] Ready" in err
+    assert "quantisation none" in err
+    assert "[0/1] sentences" in err and "[1/1] sentences" in err
+    assert f"Wrote {forced * SAMPLES_PER_TOKEN / SR:.2f} s of audio to {out}" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]  # no temp file left
+
+
+def test_an_existing_file_is_kept_without_overwrite(tiny_model, prompt_wav, tmp_path, capsys):
+    out = tmp_path / "out.wav"
+    out.write_bytes(b"precious")
+    assert cli.main(_say(tiny_model, prompt_wav, out)) == cli.EXIT_ERROR
+    assert out.read_bytes() == b"precious"
+    err = capsys.readouterr().err
+    assert "exists already" in err and "--overwrite" in err
+
+
+def test_overwrite_replaces_the_file(tiny_model, prompt_wav, tmp_path, forced: int) -> None:
+    out = tmp_path / "out.wav"
+    out.write_bytes(b"old")
+    args = _say(tiny_model, prompt_wav, out, "--overwrite", "--quantization", "4bit")
+    assert cli.main(args) == cli.EXIT_OK
+    assert soundfile.info(out).frames == forced * SAMPLES_PER_TOKEN
+
+
+def test_a_bad_model_folder_gives_its_sentence_and_exit_1(prompt_wav, tmp_path, capsys) -> None:
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    with pytest.raises(ModelFolderError) as caught:  # the sentence the folder check writes
+        open_model_folder(folder)
+    out = tmp_path / "out.wav"
+    assert cli.main(_say(folder, prompt_wav, out)) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"cosydesk: {caught.value}" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_the_seeds_variables_choose_the_mode_unless_the_flag_is_given(
+    tiny_model, prompt_wav, tmp_path, capsys, monkeypatch, forced: int
+) -> None:
+    monkeypatch.setenv("QUANTIZATION_ENABLED", "true")
+    monkeypatch.setenv("QUANTIZATION_BITS", "8")
+    assert cli.main(_say(tiny_model, prompt_wav, tmp_path / "a.wav")) == cli.EXIT_OK
+    assert "quantisation 8-bit" in capsys.readouterr().err
+    args = _say(tiny_model, prompt_wav, tmp_path / "b.wav", "--quantization", "none")
+    assert cli.main(args) == cli.EXIT_OK
+    assert "quantisation none" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "allowed"),
+    [("QUANTIZATION_BITS", "5", "4 or 8"), ("QUANTIZATION_ENABLED", "maybe", "true or false")],
+)
+def test_a_bad_variable_stops_before_loading(
+    tiny_model, prompt_wav, tmp_path, capsys, monkeypatch, variable, value, allowed
+) -> None:
+    monkeypatch.setenv(variable, value)
+    out = tmp_path / "out.wav"
+    assert cli.main(_say(tiny_model, prompt_wav, out)) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert variable in err and allowed in err
+    assert "Checking the model folder" not in err
+    assert not out.exists()
+
+
+def _without(args: list[str], flag: str) -> list[str]:
+    at = args.index(flag)
+    return args[:at] + args[at + 2 :]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: [a[0], "   ", *a[2:]], "There is no text to read"),
+        (lambda a: [*a, "--speed", "3"], "--speed 3.0 is out of range"),
+        (lambda a: _without(a, "--prompt-text"), "--prompt-wav needs --prompt-text"),
+        (lambda a: [*a, "--instruct", "Slowly.", "--cross-lingual"], "not both"),
+        (lambda a: [*a, "--prompt-wav", "/nonexistent/clip.wav"], "does not exist"),
+        (lambda a: [*a[:-2], "--device", "cpu", "-o", "/nonexistent/x.wav"], "does not exist"),
+    ],
+)
+def test_mistakes_are_reported_before_the_model_loads(
+    tiny_model, prompt_wav, tmp_path, capsys, change, message: str
+) -> None:
+    args = change(_say(tiny_model, prompt_wav, tmp_path / "out.wav"))
+    assert cli.main(args) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Checking the model folder" not in err
+
+
+def test_a_voice_from_the_library(tiny_model, prompt_wav, tmp_path, capsys, forced) -> None:
+    from cosydesk.config import voices_dir
+    from cosydesk.engine.voices import VoiceLibrary
+
+    VoiceLibrary(voices_dir()).add("Narrator", prompt_wav, "Reference words here.")
+    out = tmp_path / "out.wav"
+    args = ["say", "Hello.", "-o", str(out), "--model", str(tiny_model), "--voice", "Narrator"]
+    assert cli.main([*args, "--device", "cpu"]) == cli.EXIT_OK
+    assert soundfile.info(out).frames == forced * SAMPLES_PER_TOKEN
+    capsys.readouterr()
+    unknown = [*args[:-1], "Nobody", "--device", "cpu", "--overwrite"]
+    assert cli.main(unknown) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "There is no voice called 'Nobody'" in err
+    assert "Checking the model folder" not in err
+
+
+def test_python_m_cosydesk_say_runs_the_same_command(tiny_model, prompt_wav, tmp_path) -> None:
+    out = tmp_path / "out.wav"
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "COSYDESK_CONFIG_DIR": str(tmp_path / "config"),
+        "COSYDESK_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "cosydesk", *_say(tiny_model, prompt_wav, out, "--stream")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    info = soundfile.info(out)
+    assert (info.samplerate, info.channels) == (SR, 1)
+    assert "Ready" in done.stderr and "Wrote" in done.stderr
