@@ -57,6 +57,7 @@ class GraphedStep:
         self.cache_id = id(self.llm._cache)
         self.captures += 1
 
+    @torch.inference_mode()
     def __call__(self, token: int, position: int) -> Tensor | None:
         """[1, V] log-probs of the step, valid until the next call; None when not graphable."""
         if not self.usable:

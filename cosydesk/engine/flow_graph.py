@@ -58,6 +58,7 @@ class GraphedSolver:
             self.graphs.popitem(last=False)
         return captured
 
+    @torch.inference_mode()
     def __call__(
         self, noise: Tensor, mu: Tensor, spks: Tensor, cond: Tensor, *, steps: int, streaming: bool
     ) -> Tensor | None:
