@@ -37,7 +37,9 @@ def official_yaml() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test gets its own config and data folders: the user's real files are never read."""
     root = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("COSYDESK_CONFIG_DIR", str(root / "config"))

@@ -11,6 +11,7 @@ the host) the eager step is used and `reason` says why.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 class GraphedStep:
     """Replays `llm.step(token, position)` from a CUDA graph; `None` result means use eager."""
 
-    def __init__(self, llm: torch.nn.Module) -> None:
+    def __init__(self, llm: Any) -> None:
         self.llm = llm
         self.graph: torch.cuda.CUDAGraph | None = None
         self.cache_id: int | None = None

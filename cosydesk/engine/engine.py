@@ -238,9 +238,7 @@ class Engine:
             raise EngineError("Speed must be between 0.5 and 2.0.")
         mode = mode or ("instruct" if instruct else "zero-shot")
         if mode not in ("zero-shot", "cross-lingual", "instruct"):
-            raise EngineError(
-                f"Unknown mode '{mode}': use zero-shot, cross-lingual or instruct."
-            )
+            raise EngineError(f"Unknown mode '{mode}': use zero-shot, cross-lingual or instruct.")
         parts = self.segments(text)
         feats = voice.features
         transcript = voice.transcript

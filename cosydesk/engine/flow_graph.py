@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -31,7 +32,7 @@ class GraphedSolver:
         self.cfm = cfm
         self.max_graphs = max_graphs
         self.graphs: OrderedDict[tuple, _Captured] = OrderedDict()
-        self.pool = None
+        self.pool: Any = None
         self.reason = ""
         self.stream: torch.cuda.Stream | None = None  # one for all captures (see decode_graph)
 

@@ -381,6 +381,7 @@ class CosyVoice3LM(nn.Module):
         for i in range(max_len):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("Speech generation was cancelled.")
+            logp: Tensor | None
             if not decoded:
                 logp = self.prefill(prefix)
             else:

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 SYSTEM_PROMPT = "You are a helpful assistant."
 END_OF_PROMPT = "<|endofprompt|>"
+
+
 @dataclass
 class SegmentInput:
     """Everything the three models need for one segment, as tensors on the CPU."""
@@ -55,9 +58,9 @@ class SegmentRenderer:
 
     def __init__(
         self,
-        llm: torch.nn.Module,
-        flow: torch.nn.Module,
-        hift: torch.nn.Module,
+        llm: Any,
+        flow: Any,
+        hift: Any,
         *,
         device: torch.device,
         flow_dtype: torch.dtype,

@@ -127,9 +127,7 @@ def test_merged_projections_keep_upstream_parity(
     merged.fuse_projections()
     layer = merged.qwen.model.layers[0]
     assert hasattr(layer.self_attn, "qkv_proj") and not hasattr(layer.self_attn, "q_proj")
-    logp, _ = merged.teacher_force(
-        _prefix(merged, golden), torch.from_numpy(golden["tf_target"])
-    )
+    logp, _ = merged.teacher_force(_prefix(merged, golden), torch.from_numpy(golden["tf_target"]))
     assert (logp - torch.from_numpy(golden["tf_logprobs"])).abs().max() <= 1e-4
     ids = list(
         merged.generate(
