@@ -1,0 +1,170 @@
+"""The ASGI app: OpenAI-style speech, models and voices, plus /health, /warmup and a status page.
+
+`create_app(service)` wires the routes to a `SpeechService`; the caller starts and stops the
+service (and so the model thread) around serving. Every error leaves in OpenAI's error shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cosydesk import __version__
+from cosydesk.server.auth import AccessGuard
+from cosydesk.server.errors import ApiError, to_api_error
+from cosydesk.server.pages import render_status_page
+from cosydesk.server.service import SpeechService
+from cosydesk.server.speech import SpeechRequest, start_speech
+
+_CREATED = int(time.mktime((2025, 12, 1, 0, 0, 0, 0, 0, 0)))  # the model's release, roughly
+
+
+def _field_errors(exc: RequestValidationError) -> str:
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" or tuple(e.get("loc", ())) == ("body",) for e in errors):
+        return (
+            "the body must be a JSON object such as "
+            '{"input": "Hello.", "voice": "default"}, sent with Content-Type: application/json'
+        )
+    parts = []
+    for error in errors:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def health_body(service: SpeechService) -> dict[str, Any]:
+    """The seed's fields (status, model, backend, quantization "4-bit"/"8-bit"/"none") plus
+    device, memory, the load state and the queue."""
+    host = service.host
+    body = host.status().to_dict()
+    body["model"] = service.options.model_id
+    components = body.get("components", {})
+    body["memory"] = {
+        "model_bytes": sum(int(c.get("bytes") or 0) for c in components.values()),
+        "cuda_allocated": body.get("cuda_allocated"),
+        "cuda_reserved": body.get("cuda_reserved"),
+        "card_used": body.get("card_used"),
+        "card_total": body.get("card_total"),
+    }
+    progress = host.load_progress
+    body["load"] = {
+        "seconds": host.load_seconds,
+        "progress": progress[0] if progress and body["status"] == "loading" else None,
+        "message": progress[1] if progress and body["status"] == "loading" else None,
+        "error": host.error or None,
+    }
+    body["queue"] = service.queue.snapshot()
+    return body
+
+
+def voice_entries(service: SpeechService) -> list[dict[str, Any]]:
+    voices = service.voices()
+    default = service.default_voice(voices)
+    return [
+        {
+            "id": v.name,
+            "name": v.name,
+            "transcript": v.transcript,
+            "duration_s": round(v.duration_s, 2),
+            "default": v.name == default,
+        }
+        for v in voices
+    ]
+
+
+def create_app(service: SpeechService) -> FastAPI:
+    """The app serving `service`; requests are checked by `AccessGuard` first."""
+    app = FastAPI(title="cosydesk speech API", version=__version__, docs_url=None, redoc_url=None)
+    app.state.service = service
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return ApiError(
+            400, f"The request is not valid: {_field_errors(exc)}.", code="invalid_request"
+        ).response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = {
+            404: f"There is nothing at {request.url.path}: see GET / for the endpoints.",
+            405: f"{request.method} is not allowed on {request.url.path}.",
+        }
+        return ApiError(
+            exc.status_code,
+            message.get(exc.status_code, str(exc.detail)),
+            code="not_found" if exc.status_code == 404 else None,
+        ).response()
+
+    @app.post("/v1/audio/speech")
+    async def speech(body: SpeechRequest) -> Any:
+        return start_speech(body, service)
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return {"object": "list", "data": [_model_entry(service)]}
+
+    @app.get("/v1/models/{model_id}")
+    async def model(model_id: str) -> dict[str, Any]:
+        if not service.options.accepts_model(model_id):
+            raise ApiError(
+                404,
+                f"The model {model_id!r} is not served here: use '{service.options.model_id}'.",
+                code="model_not_found",
+            )
+        return _model_entry(service)
+
+    @app.get("/v1/audio/voices")
+    def voices() -> dict[str, Any]:
+        entries = voice_entries(service)
+        default = next((v["name"] for v in entries if v["default"]), None)
+        return {"object": "list", "data": entries, "voices": entries, "default": default}
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return health_body(service)
+
+    @app.post("/warmup")
+    async def warmup() -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            job = service.queue.submit("warmup", service.warmup_work())
+            result = await asyncio.wrap_future(job.future)
+        except Exception as exc:  # every failure becomes a sentence
+            raise to_api_error(exc, "warming up") from None
+        status = service.host.status()
+        return {
+            "status": status.status,
+            "quantization": status.quantization_label,
+            "device": status.device,
+            "total_seconds": round(time.perf_counter() - started, 3),
+            **result,
+        }
+
+    @app.get("/", response_class=HTMLResponse)
+    def status_page(request: Request) -> HTMLResponse:
+        base = str(request.base_url).rstrip("/")
+        return HTMLResponse(render_status_page(health_body(service), voice_entries(service), base))
+
+    # Around every route (404s included), so that no unchecked request gets an answer.
+    app.add_middleware(AccessGuard, api_key=service.options.api_key)
+    return app
+
+
+def _model_entry(service: SpeechService) -> dict[str, Any]:
+    return {
+        "id": service.options.model_id,
+        "object": "model",
+        "created": _CREATED,
+        "owned_by": "cosydesk",
+    }

@@ -1,0 +1,95 @@
+"""Errors as the API reports them: OpenAI's shape, a sentence for a person, the right status.
+
+Body: ``{"error": {"message": ..., "type": ..., "param": ..., "code": ...}}``, which the openai
+client turns into its BadRequestError, NotFoundError, ... with our sentence as the message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from cosydesk.engine.errors import Cancelled, EngineError, VoiceError
+from cosydesk.server.host import ModelUnavailable
+from cosydesk.server.queue import QueueFull, QueueStopped
+
+log = logging.getLogger(__name__)
+
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    503: "server_busy",
+    500: "server_error",
+}
+
+
+class ApiError(Exception):
+    """An error the client should see as `status` with `message` (a sentence)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.retry_after = retry_after
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": _TYPES.get(self.status, "server_error"),
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+    def response(self) -> JSONResponse:
+        headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
+        return JSONResponse(self.body(), status_code=self.status, headers=headers)
+
+
+class BadInput(EngineError):
+    """The text (or another field) cannot be spoken as given."""
+
+
+class VoiceNotFound(VoiceError):
+    """No voice of that name in the library."""
+
+
+def to_api_error(exc: BaseException, doing: str = "speaking") -> ApiError:
+    """The ApiError that reports `exc`, raised while `doing` (e.g. "speaking"), to a client."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, QueueFull):
+        return ApiError(503, str(exc), code="queue_full", retry_after=exc.retry_after)
+    if isinstance(exc, ModelUnavailable):
+        return ApiError(503, str(exc), code="model_unavailable", retry_after=5)
+    if isinstance(exc, QueueStopped):
+        return ApiError(503, str(exc), code="shutting_down", retry_after=5)
+    if isinstance(exc, Cancelled):
+        return ApiError(503, "The request was cancelled: try again.", code="cancelled")
+    if isinstance(exc, VoiceNotFound):
+        return ApiError(404, str(exc), code="voice_not_found", param="voice")
+    if isinstance(exc, BadInput):
+        return ApiError(400, str(exc), code="invalid_input", param="input")
+    if isinstance(exc, EngineError):
+        return ApiError(500, str(exc), code="engine_error")
+    log.error("Unexpected error while %s", doing, exc_info=exc)
+    return ApiError(
+        500,
+        f"Something went wrong while {doing} ({type(exc).__name__}: {exc}). The server log "
+        "has the details.",
+        code="internal_error",
+    )

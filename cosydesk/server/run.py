@@ -1,0 +1,235 @@
+"""Starting the server: `cosydesk serve` in the foreground, or uvicorn on a background thread.
+
+The listening socket is bound before uvicorn starts, so a port in use or a foreign address is
+reported as a sentence at once, and clients may connect as soon as `start()` returns.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cosydesk.engine.errors import EngineError
+from cosydesk.engine.types import EngineOptions
+from cosydesk.server.options import ServerOptions
+
+log = logging.getLogger(__name__)
+
+GRACEFUL_SHUTDOWN_S = 3
+
+
+class ServerStartError(EngineError):
+    """The server could not start; the message says why and what to do."""
+
+
+def require_server_packages() -> None:
+    """Raise ServerStartError naming the extra to install when fastapi or uvicorn is missing."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise ServerStartError(
+            f"The speech API needs the optional packages fastapi and uvicorn ({exc.name} is "
+            "missing): install them with pip install 'cosydesk[server]'."
+        ) from None
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port); port 0 picks a free one. Sentences on failure."""
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        family = infos[0][0]
+        return socket.create_server((host, port), family=family, backlog=64)
+    except socket.gaierror:
+        raise ServerStartError(
+            f"There is no address {host!r} to listen on: use 127.0.0.1, or one of this "
+            "machine's own addresses."
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            message = (
+                f"Port {port} on {host} is already in use by another program: choose "
+                "another port, or stop that program."
+            )
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            message = f"Listening on port {port} is not allowed: choose a port from 1024 to 65535."
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            message = (
+                f"This machine has no address {host}: use 127.0.0.1, or one of its own addresses."
+            )
+        else:
+            message = f"Could not listen on {host}:{port} ({exc.strerror or exc})."
+        raise ServerStartError(message) from None
+
+
+def _uvicorn_server(app: Any) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        http="h11",
+        ws="none",
+        lifespan="off",
+        log_config=None,  # keep the application's logging as it is
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+    return uvicorn.Server(config)
+
+
+def url_for(host: str, port: int) -> str:
+    shown = host if host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+class BackgroundServer:
+    """uvicorn serving `app` on a daemon thread; for the tray app and for tests."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+
+    @property
+    def url(self) -> str:
+        return url_for(self.host, self.port)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Listen and serve; returns once uvicorn runs. ServerStartError if it cannot."""
+        if self.running:
+            return
+        require_server_packages()
+        self._sock = bind_socket(self.host, self.port)
+        self.port = self._sock.getsockname()[1]
+        self._server = _uvicorn_server(self.app)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._sock]},
+            name="cosydesk-api",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        # uvicorn offers no event for "started"; a short poll bounded by `timeout` does.
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop(timeout=1.0)
+                raise ServerStartError("The speech API did not start: the log has the details.")
+            time.sleep(0.01)
+        log.info("Speech API listening on %s", self.url)
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop serving and close the socket; False if the thread did not end in time."""
+        stopped = True
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            stopped = not self._thread.is_alive()
+            if not stopped:
+                log.warning("The speech API thread did not stop within %.1f s", timeout)
+        if self._sock is not None:
+            self._sock.close()
+        self._server = self._thread = self._sock = None
+        return stopped
+
+
+def server_options(args: Any, environ: Any = None) -> ServerOptions:
+    """ServerOptions from the `serve` arguments, COSYDESK_* variables and the stored settings."""
+    env = os.environ if environ is None else environ
+    options = ServerOptions(host=args.host, port=args.port).with_env(env)
+    key = getattr(args, "api_key", None)
+    stored: dict[str, Any] = {}
+    try:
+        from cosydesk.config import Settings
+
+        stored = Settings.load(environ=env).as_dict()
+    except Exception:  # a broken settings file must not stop the server
+        log.warning("The settings could not be read; using defaults", exc_info=True)
+    from dataclasses import replace
+
+    return replace(
+        options,
+        api_key=key or options.api_key or str(stored.get("api_key") or ""),
+        default_voice=str(stored.get("default_voice") or ""),
+    )
+
+
+def _print(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_server(
+    args: Any,
+    model_dir: Path,
+    options: EngineOptions,
+    *,
+    on_ready: Callable[[str, Callable[[], None]], None] | None = None,
+) -> int:
+    """Serve the speech API in the foreground until interrupted; returns the exit code 0.
+
+    Refuses to start (raising an EngineError sentence) on a bad quantisation variable, a
+    non-loopback address without an API key, a busy port, or a model that fails to load.
+    `on_ready(url, stop)` is called once it listens (tests use it to stop the server).
+    """
+    from cosydesk.config import voices_dir
+    from cosydesk.engine.quant import effective_mode
+    from cosydesk.engine.voices import VoiceLibrary
+
+    effective_mode(options.quantization)  # the seed's variables, checked even if already merged
+    server_opts = server_options(args).validate()
+    require_server_packages()
+    from cosydesk.server.app import create_app
+    from cosydesk.server.host import LoadingHost
+    from cosydesk.server.service import SpeechService
+
+    sock = bind_socket(server_opts.host, server_opts.port)
+    port = sock.getsockname()[1]
+    url = url_for(server_opts.host, port)
+
+    def progress(fraction: float, message: str) -> None:
+        _print(f"[{fraction * 100:3.0f}%] {message}")
+
+    host = LoadingHost(Path(model_dir), options, on_progress=progress)
+    service = SpeechService(server_opts, host, VoiceLibrary(voices_dir()))
+    service.start()
+    try:
+        service.queue.submit("load", service.load_work()).future.result()
+        status = host.status()
+        _print(
+            f"Model ready on {status.device} (quantisation {status.quantization_label}); "
+            f"{len(service.voices())} voice(s) in {service.library.root}"
+        )
+        server = _uvicorn_server(create_app(service))
+        key_note = "; requests need the API key" if server_opts.api_key else ""
+        _print(f"Serving the speech API on {url}{key_note} (Ctrl+C stops it)")
+        if on_ready is not None:
+
+            def stop() -> None:
+                server.should_exit = True
+
+            on_ready(url, stop)
+        server.run(sockets=[sock])
+    finally:
+        service.stop()
+        host.unload()
+        sock.close()
+    return 0

@@ -1,0 +1,302 @@
+"""POST /v1/audio/speech: check the request, queue it for the model, stream the audio back.
+
+The response is an ASGI object that decides its status only when the first result arrives, so
+an error found by the model thread before any audio (text with nothing to speak, a model that
+failed to load) is still a proper 4xx/5xx. From then on it streams (wav, pcm) or sends the
+encoded file (flac, mp3, opus). While it runs it listens for the client's disconnect: a client
+that goes away sets the job's cancel event, so the engine stops at its next chunk, or never
+starts if the job was still waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+import anyio
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from cosydesk.engine.errors import Cancelled, EngineError
+from cosydesk.engine.types import SAMPLE_RATE
+from cosydesk.server.encode import (
+    DEFAULT_FORMAT,
+    FORMATS,
+    AudioFormat,
+    encode_whole,
+    streamed_wav_header,
+    supported_names,
+    to_s16le,
+)
+from cosydesk.server.errors import ApiError, BadInput, to_api_error
+from cosydesk.server.queue import Job
+from cosydesk.server.service import SpeechService
+
+log = logging.getLogger(__name__)
+
+MIN_SPEED, MAX_SPEED = 0.5, 2.0
+_END = object()
+
+
+class SpeechRequest(BaseModel):
+    """OpenAI's request body; unknown fields are ignored, as OpenAI adds new ones often."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    input: str
+    model: str | None = None
+    voice: str | dict[str, Any] | None = None  # a name, or OpenAI's {"id": name}
+    response_format: str | None = None
+    speed: float | None = None
+    instructions: str | None = None
+    stream_format: str | None = None
+
+
+def check_request(req: SpeechRequest, service: SpeechService) -> tuple[str, AudioFormat, float]:
+    """(voice name, format, speed) for a request the server can take; ApiError otherwise."""
+    limit = service.options.max_input_chars
+    if not req.input.strip():
+        raise ApiError(
+            400,
+            "The input is empty: send the text to speak in 'input'.",
+            code="empty_input",
+            param="input",
+        )
+    if len(req.input) > limit:
+        raise ApiError(
+            400,
+            f"The input is {len(req.input)} characters long; this server takes at most {limit} "
+            "per request: split the text and send it in parts.",
+            code="input_too_long",
+            param="input",
+        )
+    if req.instructions is not None and len(req.instructions) > limit:
+        raise ApiError(
+            400,
+            f"The instructions are longer than {limit} characters: shorten them.",
+            code="instructions_too_long",
+            param="instructions",
+        )
+    if not service.options.accepts_model(req.model):
+        raise ApiError(
+            404,
+            f"The model {req.model!r} is not served here: use '{service.options.model_id}'.",
+            code="model_not_found",
+            param="model",
+        )
+    name = (req.response_format or DEFAULT_FORMAT).lower()
+    if name not in FORMATS:
+        raise ApiError(
+            400,
+            f"The response_format {req.response_format!r} is not supported: use "
+            f"{supported_names()}.",
+            code="unsupported_format",
+            param="response_format",
+        )
+    if req.stream_format not in (None, "audio"):
+        raise ApiError(
+            400,
+            "Only stream_format 'audio' is supported (wav and pcm stream as raw audio).",
+            code="unsupported_stream_format",
+            param="stream_format",
+        )
+    speed = 1.0 if req.speed is None else float(req.speed)
+    if not MIN_SPEED <= speed <= MAX_SPEED:
+        raise ApiError(
+            400,
+            f"The speed {speed:g} is out of range: use {MIN_SPEED} to {MAX_SPEED} (1.0 is normal).",
+            code="invalid_speed",
+            param="speed",
+        )
+    wanted = req.voice.get("id") if isinstance(req.voice, dict) else req.voice
+    if wanted is not None and not isinstance(wanted, str):
+        raise ApiError(
+            400,
+            "The voice must be a name, or an object with a name in 'id'.",
+            code="invalid_voice",
+            param="voice",
+        )
+    try:
+        voice = service.resolve_voice(wanted)
+    except EngineError as exc:
+        raise to_api_error(exc) from None
+    return voice, FORMATS[name], speed
+
+
+def _speech_work(
+    req: SpeechRequest,
+    voice_name: str,
+    speed: float,
+    stream: bool,
+    service: SpeechService,
+    sink: Any,
+) -> Any:
+    """The job's work on the model thread: prepare the voice, speak, pass chunks to `sink`."""
+
+    def work(engine: Any, job: Job) -> int:
+        try:
+            segments = engine.segments(req.input)
+        except EngineError as exc:
+            raise BadInput(str(exc)) from exc
+        job.detail.update(
+            segments_total=len(segments),
+            segments_done=0,
+            audio_seconds=0.0,
+            sample_rate=int(engine.sample_rate),
+        )
+        voice = service.library.get(voice_name, engine)
+
+        def progress(done: int, total: int) -> None:
+            job.detail.update(segments_done=done, segments_total=total)
+
+        samples = 0
+        for chunk in engine.synthesize(
+            req.input,
+            voice,
+            stream=stream,
+            speed=speed,
+            instruct=req.instructions or None,
+            cancel=job.cancel,
+            progress=progress,
+        ):
+            samples += len(chunk)
+            job.detail["audio_seconds"] = samples / engine.sample_rate
+            sink(chunk)
+            if job.cancel.is_set():
+                raise Cancelled("The client went away.")
+        return samples
+
+    return work
+
+
+def start_speech(req: SpeechRequest, service: SpeechService) -> SpeechResponse:
+    """Check `req`, queue it, and return the response that will carry its audio.
+
+    Raises ApiError (400/404, or 503 with Retry-After when the queue is full).
+    """
+    voice, fmt, speed = check_request(req, service)
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue[Any] = asyncio.Queue()
+    cancel = threading.Event()
+
+    def push(item: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(events.put_nowait, item)
+        except RuntimeError:  # the event loop is gone: nobody is listening any more
+            cancel.set()
+
+    work = _speech_work(req, voice, speed, fmt.streams, service, push)
+    try:
+        job = service.queue.submit("speech", work, cancel=cancel)
+    except EngineError as exc:
+        raise to_api_error(exc) from None
+    # Runs on the model thread after the last chunk was pushed, so _END arrives last.
+    job.future.add_done_callback(lambda _: push(_END))
+    return SpeechResponse(job, events, fmt)
+
+
+class SpeechResponse(Response):
+    """Audio of one queued job; see the module docstring."""
+
+    def __init__(self, job: Job, events: asyncio.Queue[Any], fmt: AudioFormat) -> None:
+        self.job = job
+        self.events = events
+        self.fmt = fmt
+        self.background = None
+        self.completed = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def watch() -> None:
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    if self.completed:  # the server reports the end of a finished response too
+                        return
+                    log.info("The client went away; cancelling its speech")
+                    self.job.cancel.set()
+                    group.cancel_scope.cancel()
+
+                group.start_soon(watch)
+                try:
+                    await self._respond(send)
+                except OSError:  # the connection broke while sending
+                    self.job.cancel.set()
+                group.cancel_scope.cancel()
+        finally:
+            if not self.job.future.done():
+                self.job.cancel.set()
+
+    async def _next(self) -> Any:
+        """The next chunk, or _END when the job finished; raises the job's error if it failed."""
+        item = await self.events.get()
+        if item is _END:
+            error = self.job.future.exception()
+            if error is not None:
+                raise error
+        return item
+
+    async def _send_error(self, send: Send, exc: BaseException) -> None:
+        error = to_api_error(exc)
+        response = error.response()
+        self.completed = True
+        await response({"type": "http"}, _no_receive, send)
+
+    async def _respond(self, send: Send) -> None:
+        try:
+            first = await self._next()
+        except Exception as exc:
+            await self._send_error(send, exc)
+            return
+        if not self.fmt.streams:
+            await self._send_whole(send, first)
+            return
+        headers = [(b"content-type", self.fmt.media_type.encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if self.fmt.name == "wav":
+            rate = self.job.detail.get("sample_rate") or SAMPLE_RATE
+            await send(
+                {"type": "http.response.body", "body": streamed_wav_header(rate), "more_body": True}
+            )
+        chunk = first
+        while chunk is not _END:
+            await send({"type": "http.response.body", "body": to_s16le(chunk), "more_body": True})
+            try:
+                chunk = await self._next()
+            except Exception as exc:
+                # The status went out already: end the connection without the final chunk, so
+                # the client sees an incomplete body rather than a short "complete" one.
+                log.warning("Speech failed mid-stream: %s", to_api_error(exc).message)
+                return
+        self.completed = True
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _send_whole(self, send: Send, first: Any) -> None:
+        chunks = []
+        chunk = first
+        try:
+            while chunk is not _END:
+                chunks.append(chunk)
+                chunk = await self._next()
+        except Exception as exc:
+            await self._send_error(send, exc)
+            return
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+        rate = int(self.job.detail.get("sample_rate") or SAMPLE_RATE)
+        body = await anyio.to_thread.run_sync(encode_whole, audio, rate, self.fmt)
+        headers = [
+            (b"content-type", self.fmt.media_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        self.completed = True
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _no_receive() -> dict[str, Any]:
+    return {"type": "http.disconnect"}

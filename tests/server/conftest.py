@@ -1,0 +1,132 @@
+"""Fixtures for the server tests: a tiny model loaded once on the CPU, real voices made from
+generated clips, and servers on 127.0.0.1 (a free port each) that are always stopped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+SR = 24000
+NARRATOR = "Narrator"
+SECOND = "Second Voice"
+
+
+def write_voiced_clip(path: Path, seconds: float = 3.0, f0: float = 120.0) -> Path:
+    """A WAV file of a voice-like signal: a harmonic series on a gliding pitch, syllable-paced."""
+    import soundfile
+
+    t = np.arange(int(seconds * SR)) / SR
+    pitch = f0 * (1.0 + 0.15 * np.sin(2 * np.pi * 0.5 * t))
+    phase = 2 * np.pi * np.cumsum(pitch) / SR
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 12))
+    envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 3.0 * t) ** 2
+    soundfile.write(path, (0.25 * voiced * envelope).astype(np.float32), SR)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random CosyVoice3 folder in the official format, built once per session."""
+    from cosydesk.engine.tinymodel import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def engine(tiny_model: Path) -> Any:
+    """The real engine on the CPU, unquantised; shared by the servers of the session."""
+    from cosydesk.engine.engine import Engine
+    from cosydesk.engine.types import EngineOptions
+
+    return Engine.load(tiny_model, EngineOptions(device="cpu", quantization="none"))
+
+
+@pytest.fixture(scope="session")
+def voice_root(tmp_path_factory: pytest.TempPathFactory, engine: Any) -> Path:
+    """A voice library with two voices, their prompt features computed for `engine`."""
+    from cosydesk.engine.voices import VoiceLibrary
+
+    root = tmp_path_factory.mktemp("data") / "voices"
+    clips = tmp_path_factory.mktemp("clips")
+    library = VoiceLibrary(root)
+    library.add(
+        NARRATOR, write_voiced_clip(clips / "a.wav"), "Hello world, this is a test.", engine
+    )
+    library.add(
+        SECOND, write_voiced_clip(clips / "b.wav", 2.5, 180.0), "Good morning to you.", engine
+    )
+    return root
+
+
+@dataclass
+class Served:
+    """A running server: its URL, its service (queue, host) and the uvicorn thread."""
+
+    url: str
+    service: Any
+    server: Any
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/v1"
+
+
+@pytest.fixture
+def serve(engine: Any, tiny_model: Path, voice_root: Path) -> Iterator[Any]:
+    """Starts servers of the session engine: `serve(loaded=True, loader=None, **ServerOptions
+    fields)`; `loader` replaces the one that hands out the session engine."""
+    from cosydesk.engine.types import EngineOptions
+    from cosydesk.engine.voices import VoiceLibrary
+    from cosydesk.server.app import create_app
+    from cosydesk.server.host import LoadingHost
+    from cosydesk.server.options import ServerOptions
+    from cosydesk.server.run import BackgroundServer
+    from cosydesk.server.service import SpeechService
+
+    made: list[Served] = []
+
+    def make(loaded: bool = True, loader: Any = None, **fields: Any) -> Served:
+        options = ServerOptions(port=0, **fields).validate()
+        host = LoadingHost(
+            tiny_model,
+            EngineOptions(device="cpu", quantization="none"),
+            loader=loader or (lambda *args, **kwargs: engine),
+        )
+        service = SpeechService(options, host, VoiceLibrary(voice_root))
+        service.start()
+        if loaded:
+            service.queue.submit("load", service.load_work()).future.result(timeout=30)
+        server = BackgroundServer(create_app(service), "127.0.0.1", 0)
+        server.start()
+        served = Served(server.url, service, server)
+        made.append(served)
+        return served
+
+    yield make
+    for served in made:
+        assert served.service.stop(timeout=30), "the model thread did not stop"
+        assert served.server.stop(timeout=30), "the server thread did not stop"
+
+
+@pytest.fixture
+def long_text() -> str:
+    """Forty sentences: far more speech than any test waits for."""
+    sentence = "The quick brown fox jumps over the lazy dog near the river bank."
+    return " ".join(f"{sentence[:-1]} number {n}." for n in range(40))
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    """The random model samples its tokens; with random weights its first token may be a stop.
+    A fixed seed, one under which the tiny model speaks, makes each test hear the same audio."""
+    import torch
+
+    torch.manual_seed(5)
