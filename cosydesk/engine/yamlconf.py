@@ -63,7 +63,8 @@ class _Loader(yaml.SafeLoader):
 def _tagged(kind: str):
     def construct(loader: _Loader, suffix: str, node: yaml.Node) -> Tagged:
         if isinstance(node, yaml.MappingNode):
-            return Tagged(kind, suffix, kwargs=loader.construct_mapping(node, deep=True))
+            mapping = loader.construct_mapping(node, deep=True)
+            return Tagged(kind, suffix, kwargs={str(k): v for k, v in mapping.items()})
         if isinstance(node, yaml.SequenceNode):
             return Tagged(kind, suffix, args=loader.construct_sequence(node, deep=True))
         value = loader.construct_scalar(node)  # type: ignore[arg-type]
