@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="send an action to the running cosydesk (bind it to a shortcut)",
     )
     parser.add_argument("--verbose", "-v", action="store_true")
+    parser.add_argument(
+        "--minimized", action="store_true", help="start in the tray without showing the window"
+    )
     sub = parser.add_subparsers(dest="command")
 
     say = sub.add_parser("say", help="speak text into a WAV file")

@@ -1,0 +1,110 @@
+"""The tray app's "Local speech API": its already-loaded engine served over HTTP on loopback.
+
+Qt-free, so that it can be tested and reused without a window. The engine is reached through
+`engine_provider()` (None while no model is loaded: requests then get a 503 with a sentence),
+never loaded a second time. `engine_lock` is the lock the engine's owner (the worker) holds
+whenever it uses the engine itself; each API request holds it for its whole length, so the
+engine is never used by two threads at once. uvicorn runs on a daemon thread; `start()` and
+`stop()` may be called from the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from cosydesk.engine.types import EngineStatus
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+
+
+class LocalApiServer:
+    """OpenAI-style speech API for the engine of the running app, on 127.0.0.1:`port`.
+
+    `port` 0 picks a free port (see `port` after `start()`); `api_key`, when not empty, is
+    required as a Bearer key on every request. `library` is the app's VoiceLibrary (default:
+    the one in the data folder); `status_provider` returns the worker's latest EngineStatus,
+    so /health is right even before the first request.
+    """
+
+    def __init__(
+        self,
+        engine_provider: Callable[[], Any],
+        *,
+        port: int,
+        api_key: str = "",
+        engine_lock: threading.Lock | threading.RLock | None = None,
+        library: Any = None,
+        status_provider: Callable[[], EngineStatus] | None = None,
+        default_voice: str = "",
+    ) -> None:
+        self._provider = engine_provider
+        self.port = int(port)
+        self.api_key = api_key
+        self.engine_lock = engine_lock if engine_lock is not None else threading.Lock()
+        self._library = library
+        self._status_provider = status_provider
+        self.default_voice = default_voice
+        self._service: Any = None
+        self._server: Any = None
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None and self._server.running
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> str:
+        """Serve; returns the base URL. Raises an EngineError sentence when it cannot (the
+        server packages are missing, the port is taken, the key has spaces)."""
+        if self.running:
+            return self.url
+        from cosydesk.server.run import BackgroundServer, require_server_packages
+
+        require_server_packages()
+        from cosydesk.server.app import create_app
+        from cosydesk.server.host import SharedHost
+        from cosydesk.server.options import ServerOptions
+        from cosydesk.server.service import SpeechService
+
+        options = ServerOptions(
+            host=HOST, port=self.port, api_key=self.api_key, default_voice=self.default_voice
+        ).validate()
+        host = SharedHost(self._provider, self.engine_lock, self._status_provider)
+        service = SpeechService(options, host, self._voice_library())
+        service.start()
+        server = BackgroundServer(create_app(service), HOST, self.port)
+        try:
+            server.start()
+        except BaseException:
+            service.stop()
+            raise
+        self._service, self._server = service, server
+        self.port = server.port
+        log.info("Local speech API on %s%s", self.url, " (key required)" if self.api_key else "")
+        return self.url
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Cancel running requests and stop serving; False if something did not end in time."""
+        service, server = self._service, self._server
+        self._service = self._server = None
+        stopped = True
+        if service is not None:
+            stopped = service.stop(timeout) and stopped
+        if server is not None:
+            stopped = server.stop(timeout) and stopped
+        return stopped
+
+    def _voice_library(self) -> Any:
+        if self._library is not None:
+            return self._library
+        from cosydesk.config import voices_dir
+        from cosydesk.engine.voices import VoiceLibrary
+
+        return VoiceLibrary(voices_dir())

@@ -1,0 +1,356 @@
+"""The main window: a text editor, a voice picker, Speak / Pause / Stop / Save as WAV..."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QProgressDialog,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cosydesk.gui.icons import app_icon
+from cosydesk.gui.status_bar import StatusBar
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = "Type or paste the text to read aloud, then press Speak (Ctrl+Enter)."
+
+
+class MainWindow(QMainWindow):
+    """Talks to the controller; knows nothing of threads or the engine."""
+
+    settings_requested = Signal()
+    voices_requested = Signal()
+    quit_requested = Signal()
+    hidden_to_tray = Signal()
+
+    def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.settings = controller.settings
+        self.library = controller.library
+        # Set by the app when a tray icon is showing: closing then only hides the window.
+        self.hide_on_close = False
+        self._save_dialogs: dict[int, tuple[QProgressDialog, Path]] = {}
+        self._last_dir = Path.home()
+        self._error_box: QMessageBox | None = None
+        self.setWindowTitle("cosydesk")
+        self.setWindowIcon(app_icon())
+        self.resize(760, 520)
+        self._build()
+        self._build_menus()
+        c = controller
+        c.state_changed.connect(self._on_state)
+        c.engine_status.connect(self.status.set_engine_status)
+        c.load_progress.connect(self.status.set_load_progress)
+        c.speech_progress.connect(self._on_speech_progress)
+        c.job_progress.connect(self._on_job_progress)
+        c.job_finished.connect(self._on_job_finished)
+        c.job_failed.connect(self._on_job_failed)
+        c.job_cancelled.connect(self._on_job_cancelled)
+        self.refresh_voices()
+        if c.state:
+            self._on_state(c.state, "")
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        top = QHBoxLayout()
+        self.voice_label = QLabel("&Voice:")
+        self.voice_combo = QComboBox()
+        self.voice_combo.setMinimumWidth(220)
+        self.voice_label.setBuddy(self.voice_combo)
+        self.manage_voices_button = QPushButton("Manage voices...")
+        self.manage_voices_button.clicked.connect(self.voices_requested)
+        top.addWidget(self.voice_label)
+        top.addWidget(self.voice_combo)
+        top.addWidget(self.manage_voices_button)
+        top.addStretch(1)
+        layout.addLayout(top)
+
+        self.editor = QPlainTextEdit()
+        self.editor.setPlaceholderText(PLACEHOLDER)
+        self.editor.setTabChangesFocus(True)
+        layout.addWidget(self.editor, 1)
+
+        self.progress = QProgressBar()
+        self.progress.setFormat("Sentence %v of %m")
+        self.progress.hide()
+        layout.addWidget(self.progress)
+
+        buttons = QHBoxLayout()
+        self.speak_button = QPushButton("&Speak")
+        self.speak_button.setDefault(True)
+        self.speak_button.setToolTip("Read the text aloud (Ctrl+Enter)")
+        self.pause_button = QPushButton("&Pause")
+        self.stop_button = QPushButton("S&top")
+        self.stop_button.setToolTip("Stop speaking (Esc)")
+        self.save_button = QPushButton("Save as &WAV...")
+        self.speak_button.clicked.connect(self.speak)
+        self.pause_button.clicked.connect(self.controller.toggle_pause)
+        self.stop_button.clicked.connect(self.controller.stop)
+        self.save_button.clicked.connect(self.save_as)
+        for button in (self.speak_button, self.pause_button, self.stop_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.save_button)
+        layout.addLayout(buttons)
+        self.setCentralWidget(central)
+        self.status = StatusBar()
+        self.setStatusBar(self.status)
+
+    def _action(self, text: str, slot: Any, shortcut: Any = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.save_action = self._action(
+            "Save as &WAV...", self.save_as, QKeySequence.StandardKey.Save
+        )
+        file_menu.addAction(self.save_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Close window", self.close, "Ctrl+W"))
+        file_menu.addAction(
+            self._action("&Quit", self.quit_requested, QKeySequence.StandardKey.Quit)
+        )
+        speech = bar.addMenu("&Speech")
+        self.speak_action = self._action("&Speak", self.speak, "Ctrl+Return")
+        self.pause_action = self._action("&Pause / Resume", self.controller.toggle_pause, "Ctrl+P")
+        self.stop_action = self._action("S&top", self.controller.stop, "Esc")
+        for action in (self.speak_action, self.pause_action, self.stop_action):
+            speech.addAction(action)
+        tools = bar.addMenu("&Tools")
+        tools.addAction(self._action("&Voices...", self.voices_requested))
+        tools.addAction(self._action("&Settings...", self.settings_requested, "Ctrl+,"))
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self._action("Open the &log folder", self.open_log_folder))
+        help_menu.addAction(self._action("&About cosydesk", self.about))
+
+    @Slot()
+    def open_log_folder(self) -> None:
+        from cosydesk.config import log_dir
+
+        folder = log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    @Slot()
+    def about(self) -> None:
+        from cosydesk import __version__
+
+        QMessageBox.about(
+            self,
+            "About cosydesk",
+            f"<b>cosydesk {__version__}</b><p>Reads text aloud with the CosyVoice3 model "
+            "(Fun-CosyVoice3-0.5B) on your own computer, its language model quantised to 4 or 8 "
+            "bits so that it fits small GPUs.</p><p>Apache License 2.0.</p>",
+        )
+
+    # -- voices -----------------------------------------------------------------------------
+
+    def refresh_voices(self) -> None:
+        """Fill the picker from the library, keeping the choice, else the default voice."""
+        current = self.selected_voice() or self.settings.effective("default_voice")
+        self.voice_combo.clear()
+        try:
+            names = [v.name for v in self.library.list()]
+        except OSError as exc:
+            log.warning("Could not list the voices: %s", exc)
+            names = []
+        if not names:
+            self.voice_combo.addItem("No voices yet - add one", None)
+            self.voice_combo.setEnabled(False)
+            return
+        self.voice_combo.setEnabled(True)
+        for name in names:
+            self.voice_combo.addItem(name, name)
+        index = self.voice_combo.findData(current)
+        self.voice_combo.setCurrentIndex(max(index, 0))
+
+    def selected_voice(self) -> str | None:
+        data = self.voice_combo.currentData()
+        return str(data) if data else None
+
+    # -- speaking ---------------------------------------------------------------------------
+
+    def text(self) -> str:
+        """The selection when there is one, else the whole text."""
+        cursor = self.editor.textCursor()
+        if cursor.hasSelection():
+            return cursor.selectedText().replace("\u2029", "\n")
+        return self.editor.toPlainText()
+
+    @Slot()
+    def speak(self) -> None:
+        text = self.text()
+        if not text.strip():
+            self.show_error("There is no text to read: type or paste some text first.")
+            return
+        self.controller.speak(text, self.selected_voice())
+
+    @Slot(int, int)
+    def _on_speech_progress(self, done: int, total: int) -> None:
+        if total <= 1:
+            self.progress.hide()
+            return
+        self.progress.setRange(0, total)
+        self.progress.setValue(min(done + 1, total) if done < total else total)
+        self.progress.show()
+
+    @Slot(str, str)
+    def _on_state(self, state: str, detail: str) -> None:
+        self.status.set_state(state, detail)
+        speaking = state in ("speaking", "paused")
+        self.pause_button.setEnabled(speaking)
+        self.pause_action.setEnabled(speaking)
+        self.stop_button.setEnabled(speaking)
+        self.stop_action.setEnabled(speaking)
+        self.pause_button.setText("&Resume" if state == "paused" else "&Pause")
+        if not speaking:
+            self.progress.hide()
+
+    # -- saving -----------------------------------------------------------------------------
+
+    def ask_save_path(self) -> Path | None:
+        """Ask where to save; appends .wav and asks before replacing an existing file."""
+        name, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save speech as WAV",
+            str(self._last_dir / "speech.wav"),
+            "WAV audio (*.wav)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
+        if not name:
+            return None
+        path = Path(name)
+        if path.suffix.lower() != ".wav":
+            path = path.with_name(path.name + ".wav")
+        if path.exists():
+            answer = QMessageBox.question(
+                self,
+                "Replace file?",
+                f"{path.name} exists already in {path.parent}. Replace it?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+        self._last_dir = path.parent
+        return path
+
+    @Slot()
+    def save_as(self) -> None:
+        text = self.text()
+        if not text.strip():
+            self.show_error("There is no text to save: type or paste some text first.")
+            return
+        path = self.ask_save_path()
+        if path is None:
+            return
+        job = self.controller.save(text, self.selected_voice(), path)
+        if job is None:
+            return
+        dialog = QProgressDialog(f"Saving speech to {path.name}...", "Cancel", 0, 0, self)
+        dialog.setWindowTitle("Saving")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(700)  # short texts finish before it would flash up
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.canceled.connect(lambda: self.controller.cancel(job))
+        self._save_dialogs[job] = (dialog, path)
+
+    def save_dialog(self, job_id: int) -> QProgressDialog | None:
+        entry = self._save_dialogs.get(job_id)
+        return entry[0] if entry else None
+
+    @Slot(int, int, int)
+    def _on_job_progress(self, job_id: int, done: int, total: int) -> None:
+        entry = self._save_dialogs.get(job_id)
+        if entry is None:
+            return
+        dialog, path = entry
+        dialog.setMaximum(max(total, 1))
+        dialog.setValue(min(done, total))
+        sentence = min(done + 1, total)
+        dialog.setLabelText(f"Saving speech to {path.name}: sentence {sentence} of {total}")
+
+    def _end_save(self, job_id: int) -> Path | None:
+        entry = self._save_dialogs.pop(job_id, None)
+        if entry is None:
+            return None
+        dialog, path = entry
+        dialog.canceled.disconnect()
+        dialog.close()
+        dialog.deleteLater()
+        return path
+
+    @Slot(int, object)
+    def _on_job_finished(self, job_id: int, result: object) -> None:
+        path = self._end_save(job_id)
+        if path is not None:
+            self.status.showMessage(f"Saved {path}", 8000)
+
+    @Slot(int, str)
+    def _on_job_failed(self, job_id: int, message: str) -> None:
+        if self._end_save(job_id) is not None:
+            self.status.showMessage("Saving failed; nothing was written.", 8000)
+
+    @Slot(int)
+    def _on_job_cancelled(self, job_id: int) -> None:
+        if self._end_save(job_id) is not None:
+            self.status.showMessage("Saving cancelled; nothing was written.", 8000)
+
+    # -- messages and closing ---------------------------------------------------------------
+
+    def show_error(self, message: str) -> None:
+        """Show `message` in one non-blocking box (a newer message replaces an older one)."""
+        if self._error_box is None:
+            self._error_box = QMessageBox(self)
+            self._error_box.setIcon(QMessageBox.Icon.Warning)
+            self._error_box.setWindowTitle("cosydesk")
+        self._error_box.setText(message)
+        self._error_box.open()
+
+    def bring_forward(self) -> None:
+        """Show, un-minimise and raise the window (for the tray, a second start, ...)."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # Voices may have been added meanwhile (by the command line, or another window).
+        self.refresh_voices()
+        super().showEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.hide_on_close:
+            event.ignore()
+            self.hide()
+            self.hidden_to_tray.emit()
+            return
+        event.accept()
+        self.quit_requested.emit()

@@ -1,0 +1,56 @@
+"""One utterance's sound for the GUI: a Player whose audio-thread callbacks arrive as signals."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from cosydesk.engine.types import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+
+class SpeechOutput(QObject):
+    """Opens the output device at once (AudioDeviceError with a sentence if it cannot).
+
+    `done(self)` comes when the sound has drained after `finish()`; `failed(self, message)`
+    when the device fails mid-way. Both are emitted from the audio thread, so receivers on the
+    GUI thread get them queued; carrying the output lets them ignore an older utterance's.
+    """
+
+    done = Signal(object)
+    failed = Signal(object, str)
+
+    def __init__(self, device: str = "") -> None:
+        super().__init__()
+        from cosydesk.audio.playback import Player
+
+        self.paused = False
+        self._player = Player(SAMPLE_RATE, device or None)
+        self._player.on_done = lambda: self.done.emit(self)
+        self._player.on_error = lambda message: self.failed.emit(self, str(message))
+        self._player.start()
+
+    def feed(self, chunk: np.ndarray) -> None:
+        self._player.feed(chunk)
+
+    def finish(self) -> None:
+        """No more chunks: play what is queued, then emit `done`."""
+        self._player.finish()
+
+    def stop(self) -> None:
+        """Silence now; `done` does not follow."""
+        try:
+            self._player.stop()
+        except Exception:
+            log.exception("The sound device did not stop cleanly")
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause (silence, keeping the place) or resume."""
+        if paused:
+            self._player.pause()
+        else:
+            self._player.resume()
+        self.paused = paused

@@ -1,0 +1,108 @@
+"""The main window's status bar: what the app is doing, the quantisation in effect, GPU memory."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFrame, QLabel, QProgressBar, QStatusBar, QWidget
+
+from cosydesk.engine.types import EngineStatus
+
+MIB = 1024**2
+GIB = 1024**3
+NO_CUDA = "No CUDA GPU - running on CPU"
+
+
+def _size(n: int) -> str:
+    return f"{n / GIB:.1f} GiB" if n >= GIB else f"{n / MIB:.0f} MiB"
+
+
+def quantization_text(status: EngineStatus) -> tuple[str, str]:
+    """(label, tooltip) for the quantisation in effect; says so when it differs from the ask."""
+    if status.status != "ok":
+        return "Quantisation: -", "The model is not loaded."
+    label = {"4bit": "4-bit NF4", "8bit": "8-bit", "none": "none"}.get(
+        status.quantization, status.quantization
+    )
+    text = f"Quantisation: {label}"
+    tip = f"LLM: {status.precisions.get('llm', '?')}, flow: {status.precisions.get('flow', '?')}"
+    tip += f", vocoder: {status.precisions.get('vocoder', '?')}"
+    if status.quantization_requested and status.quantization_requested != status.quantization:
+        asked = {"4bit": "4-bit", "8bit": "8-bit"}.get(status.quantization_requested, "none")
+        text += f" (asked {asked})"
+    if status.quantization_note:
+        tip += f"\n{status.quantization_note}"
+    return text, tip
+
+
+def memory_text(status: EngineStatus) -> tuple[str, str]:
+    """(label, tooltip) for GPU memory: the model's share and the whole card's use."""
+    card = ""
+    if status.card_total:
+        card = f"card {_size(status.card_used or 0)} / {_size(status.card_total)}"
+    if status.status == "ok" and not status.device.startswith("cuda"):
+        if not status.card_total:
+            return NO_CUDA, "torch finds no CUDA GPU, so the model runs on the CPU (slowly)."
+        return f"Running on CPU (GPU {card})", "The device setting keeps the model on the CPU."
+    if status.status != "ok":
+        if card:
+            return f"GPU: model not loaded, {card}", status.card_name or ""
+        return "GPU: model not loaded", ""
+    on_gpu = sum(c.bytes for c in status.components if c.device.startswith("cuda"))
+    model = on_gpu or status.cuda_allocated or 0
+    tip = "\n".join(
+        f"{c.name}: {_size(c.bytes)} on {c.device} ({c.precision})" for c in status.components
+    )
+    if status.cuda_reserved is not None:
+        tip += f"\nreserved by this process: {_size(status.cuda_reserved)}"
+    if status.card_name:
+        tip = f"{status.card_name}\n{tip}"
+    text = f"GPU: model {_size(model)}" + (f", {card}" if card else "")
+    return text, tip
+
+
+def _separator() -> QFrame:
+    line = QFrame()
+    line.setFrameShape(QFrame.Shape.VLine)
+    line.setFrameShadow(QFrame.Shadow.Sunken)
+    return line
+
+
+class StatusBar(QStatusBar):
+    """Shows the app state on the left; quantisation and GPU memory as permanent fields."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state_label = QLabel("Starting...")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setMaximumWidth(140)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.quant_label = QLabel("Quantisation: -")
+        self.memory_label = QLabel("GPU: model not loaded")
+        self.addWidget(self.state_label, 1)
+        self.addWidget(self.progress)
+        self.addPermanentWidget(_separator())
+        self.addPermanentWidget(self.quant_label)
+        self.addPermanentWidget(_separator())
+        self.addPermanentWidget(self.memory_label)
+
+    def set_state(self, state: str, detail: str) -> None:
+        """Show the controller's state; the progress bar appears only while loading."""
+        self.state_label.setText(detail or state)
+        self.state_label.setToolTip(detail)
+        self.state_label.setProperty("state", state)
+        if state != "loading":
+            self.progress.hide()
+
+    def set_load_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(round(max(0.0, min(1.0, fraction)) * 100))
+        self.progress.setVisible(fraction < 1.0)
+
+    def set_engine_status(self, status: EngineStatus) -> None:
+        """Refresh quantisation and memory from the worker's latest status."""
+        text, tip = quantization_text(status)
+        self.quant_label.setText(text)
+        self.quant_label.setToolTip(tip)
+        text, tip = memory_text(status)
+        self.memory_label.setText(text)
+        self.memory_label.setToolTip(tip)

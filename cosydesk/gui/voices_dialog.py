@@ -1,0 +1,289 @@
+"""The voice library: add (from a file or the microphone), rename, delete, choose the default."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cosydesk.engine.errors import EngineError
+from cosydesk.gui.add_voice_dialog import AddVoiceDialog
+from cosydesk.gui.record_dialog import RecordDialog
+
+log = logging.getLogger(__name__)
+
+EMPTY_TEXT = (
+    "No voices yet. CosyVoice3 speaks like a short example: add a clip of someone speaking "
+    "(with what it says), or record your own voice."
+)
+
+
+class VoicesDialog(QDialog):
+    """Lists the library's voices; new voices are prepared by the worker (it needs the model)."""
+
+    voices_changed = Signal()
+
+    def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.settings = controller.settings
+        self.library = controller.library
+        self.setWindowTitle("Voices")
+        self.resize(620, 400)
+        # Jobs adding a voice: job id -> (name, temporary recording to remove afterwards).
+        self._adding: dict[int, tuple[str, Path | None]] = {}
+
+        self.list = QListWidget()
+        self.list.currentItemChanged.connect(self._on_current)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.busy_label = QLabel()
+        self.busy_label.setWordWrap(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self._cancel_adding)
+        self.add_button = QPushButton("&Add from file...")
+        self.record_button = QPushButton("&Record...")
+        self.rename_button = QPushButton("Re&name...")
+        self.delete_button = QPushButton("&Delete")
+        self.default_button = QPushButton("Use as &default")
+        self.close_button = QPushButton("Close")
+        self.add_button.clicked.connect(self.add_from_file)
+        self.record_button.clicked.connect(self.record)
+        self.rename_button.clicked.connect(self.rename_selected)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.default_button.clicked.connect(self.make_default)
+        self.close_button.clicked.connect(self.accept)
+
+        left = QVBoxLayout()
+        left.addWidget(self.list, 1)
+        left.addWidget(self.details)
+        busy = QHBoxLayout()
+        busy.addWidget(self.busy_label, 1)
+        busy.addWidget(self.cancel_button)
+        left.addLayout(busy)
+        right = QVBoxLayout()
+        for button in (self.add_button, self.record_button):
+            right.addWidget(button)
+        right.addSpacing(12)
+        for button in (self.rename_button, self.delete_button, self.default_button):
+            right.addWidget(button)
+        right.addStretch(1)
+        right.addWidget(self.close_button)
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 1)
+        layout.addLayout(right)
+
+        controller.job_finished.connect(self._on_finished)
+        controller.job_failed.connect(self._on_failed)
+        controller.job_cancelled.connect(self._on_cancelled)
+        self.refresh()
+        self._show_busy()
+
+    # -- the list ---------------------------------------------------------------------------
+
+    def refresh(self, select: str | None = None) -> None:
+        """Reload the list from disk, keeping (or moving to) the selection."""
+        select = select or self.selected_name()
+        default = self.settings.get("default_voice")
+        self.list.clear()
+        try:
+            voices = self.library.list()
+        except OSError as exc:
+            log.warning("Could not list the voices: %s", exc)
+            voices = []
+        for info in voices:
+            label = f"{info.name}  ({info.duration_s:.1f} s)"
+            item = QListWidgetItem(label + ("  - default" if info.name == default else ""))
+            item.setData(Qt.ItemDataRole.UserRole, info.name)
+            item.setToolTip(info.transcript)
+            if info.name == default:
+                font = QFont(item.font())
+                font.setBold(True)
+                item.setFont(font)
+            self.list.addItem(item)
+            if info.name == select:
+                self.list.setCurrentItem(item)
+        if self.list.currentItem() is None and self.list.count():
+            self.list.setCurrentRow(0)
+        self._on_current()
+
+    def selected_name(self) -> str | None:
+        item = self.list.currentItem()
+        return str(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
+
+    def names(self) -> list[str]:
+        return [
+            str(self.list.item(i).data(Qt.ItemDataRole.UserRole)) for i in range(self.list.count())
+        ]
+
+    @Slot()
+    def _on_current(self, *_args: object) -> None:
+        name = self.selected_name()
+        for button in (self.rename_button, self.delete_button, self.default_button):
+            button.setEnabled(name is not None)
+        if name is None:
+            self.details.setText(EMPTY_TEXT)
+            return
+        item = self.list.currentItem()
+        self.details.setText(f"<b>{_escape(name)}</b> says: \u201c{_escape(item.toolTip())}\u201d")
+
+    # -- adding -----------------------------------------------------------------------------
+
+    @Slot()
+    def add_from_file(self) -> None:
+        dialog = AddVoiceDialog(self)
+        dialog.accepted.connect(
+            lambda: self._start_adding(dialog.name(), dialog.audio_path(), dialog.transcript())
+        )
+        dialog.open()
+
+    @Slot()
+    def record(self) -> None:
+        dialog = RecordDialog(self)
+
+        def done() -> None:
+            if dialog.recording_path is not None:
+                self._start_adding(
+                    dialog.name(), dialog.recording_path, dialog.transcript(), temporary=True
+                )
+
+        dialog.accepted.connect(done)
+        dialog.open()
+
+    def _start_adding(
+        self, name: str, audio_path: Path, transcript: str, *, temporary: bool = False
+    ) -> int:
+        job = self.controller.add_voice(name, audio_path, transcript)
+        self._adding[job] = (name, audio_path if temporary else None)
+        self._show_busy()
+        return job
+
+    def _show_busy(self) -> None:
+        busy = bool(self._adding)
+        names = ", ".join(f"'{name}'" for name, _ in self._adding.values())
+        self.busy_label.setText(
+            f"Adding {names}: checking the clip and preparing it with the model (the model "
+            "loads first if needed)..."
+            if busy
+            else ""
+        )
+        self.busy_label.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+
+    @Slot()
+    def _cancel_adding(self) -> None:
+        for job in list(self._adding):
+            self.controller.cancel(job)
+
+    def _end_adding(self, job_id: int) -> str | None:
+        entry = self._adding.pop(job_id, None)
+        if entry is None:
+            return None
+        name, temporary = entry
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        self._show_busy()
+        return name
+
+    @Slot(int, object)
+    def _on_finished(self, job_id: int, result: object) -> None:
+        name = self._end_adding(job_id)
+        if name is None:
+            return
+        self.refresh(select=getattr(result, "name", name))
+        self.voices_changed.emit()
+
+    @Slot(int, str)
+    def _on_failed(self, job_id: int, message: str) -> None:
+        name = self._end_adding(job_id)
+        if name is not None:
+            self._error(f"The voice '{name}' was not added. {message}")
+
+    @Slot(int)
+    def _on_cancelled(self, job_id: int) -> None:
+        self._end_adding(job_id)
+
+    # -- rename, delete, default ------------------------------------------------------------
+
+    @Slot()
+    def rename_selected(self) -> None:
+        old = self.selected_name()
+        if old is None:
+            return
+        new, ok = QInputDialog.getText(self, "Rename voice", f"New name for '{old}':", text=old)
+        new = new.strip()
+        if not ok or not new or new == old:
+            return
+        try:
+            info = self.library.rename(old, new)
+        except (EngineError, OSError) as exc:
+            self._error(str(exc))
+            return
+        if self.settings.get("default_voice") == old:
+            self._set_default(info.name)
+        self.refresh(select=info.name)
+        self.voices_changed.emit()
+
+    @Slot()
+    def delete_selected(self) -> None:
+        name = self.selected_name()
+        if name is None:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Delete voice",
+            f"Delete the voice '{name}' and its clip? This cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self.library.delete(name)
+        except (EngineError, OSError) as exc:
+            self._error(str(exc))
+            return
+        if self.settings.get("default_voice") == name:
+            self._set_default("")
+        self.refresh()
+        self.voices_changed.emit()
+
+    @Slot()
+    def make_default(self) -> None:
+        name = self.selected_name()
+        if name is not None:
+            self._set_default(name)
+            self.refresh(select=name)
+            self.voices_changed.emit()
+
+    def _set_default(self, name: str) -> None:
+        self.settings.set("default_voice", name)
+        try:
+            self.settings.save()
+        except OSError as exc:
+            self._error(f"The default voice could not be saved ({exc.strerror}).")
+
+    def _error(self, message: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Voices", message, parent=self)
+        box.open()
+        self.error_box = box
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,240 @@
+"""The whole tray app: fast start without torch, no tray -> window, first run, messages from a
+second start, the hotkey, settings warnings, the local API, and a clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from cosydesk.gui.app import CosyDesk
+from tests.gui.conftest import write_clip
+
+REPO = Path(__file__).resolve().parents[2]
+LONG_TEXT = " ".join(f"Sentence number {n} of a long narration goes here." for n in range(1, 10))
+
+
+@pytest.fixture
+def no_display(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session with no display server at all, so no hotkey backend can be chosen."""
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def make_desk(qtbot: QtBot, library, no_display) -> Iterator:
+    made: list[CosyDesk] = []
+
+    def make(settings, **kwargs) -> CosyDesk:
+        desk = CosyDesk(settings, library=library, tick_ms=100, **kwargs)
+        qtbot.addWidget(desk.window)
+        made.append(desk)
+        return desk
+
+    yield make
+    for desk in made:
+        assert desk.shutdown(20000), "the worker did not stop"
+
+
+def test_the_app_starts_without_importing_torch(dirs: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys, time
+        started = time.perf_counter()
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from cosydesk.config import Settings
+        from cosydesk.gui.app import CosyDesk
+        desk = CosyDesk(Settings.load())
+        desk.start()
+        app.processEvents()
+        assert desk.window.isVisible() and desk.first_run_dialog.isVisible()
+        print(f"torch={'torch' in sys.modules} seconds={time.perf_counter() - started:.2f}")
+        assert desk.shutdown()
+        """
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO))
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "torch=False" in done.stdout, done.stdout
+
+
+def test_without_a_system_tray_the_window_is_shown_and_closing_it_quits(
+    make_desk, settings
+) -> None:
+    desk = make_desk(settings)
+    desk.start(show_window=False)  # as the autostart entry asks, but there is no tray here
+    assert desk.window.isVisible()
+    assert desk.window.hide_on_close is False
+
+
+def test_the_first_start_asks_for_the_model_folder(make_desk, settings) -> None:
+    desk = make_desk(settings)
+    desk.start()
+    assert desk.first_run_dialog is not None and desk.first_run_dialog.isVisible()
+    assert desk.controller.state == "no-model"
+    assert "model folder" in desk.tray.icon.toolTip()
+
+
+def test_choosing_the_folder_in_the_first_run_dialog_loads_the_model(
+    qtbot: QtBot, make_desk, settings, tiny_model: Path
+) -> None:
+    desk = make_desk(settings)
+    settings.set("device", "cpu")
+    desk.start()
+    dialog = desk.first_run_dialog
+    qtbot.keyClicks(dialog.path_edit, str(tiny_model))
+    qtbot.waitUntil(dialog.ok_button.isEnabled)  # checked once typing pauses
+    with qtbot.waitSignal(
+        desk.controller.state_changed, timeout=120000, check_params_cb=lambda s, _d: s == "ready"
+    ):
+        dialog.ok_button.click()
+    assert desk.tray.state == "ready"
+    assert desk.window.status.memory_label.text() == "No CUDA GPU - running on CPU"
+
+
+def test_a_second_start_brings_the_window_forward(
+    qtbot: QtBot, make_desk, settings, tmp_path: Path
+) -> None:
+    from cosydesk.gui.single_instance import SingleInstance
+
+    primary = SingleInstance("cosydesk-test", runtime_dir=tmp_path)
+    assert primary.try_primary()
+    desk = make_desk(settings, instance=primary)
+    desk.start()
+    desk.window.hide()
+    second = SingleInstance("cosydesk-test", runtime_dir=tmp_path)
+    assert not second.try_primary()
+    assert second.send("show")
+    qtbot.waitUntil(desk.window.isVisible)
+    primary.close()
+
+
+def test_run_gui_as_a_second_start_shows_the_first_and_exits(
+    qtbot: QtBot, dirs: Path, tmp_path: Path
+) -> None:
+    from cosydesk.gui.single_instance import SingleInstance
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    primary = SingleInstance("cosydesk", runtime_dir=runtime)
+    assert primary.try_primary()
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        PYTHONPATH=str(REPO),
+        XDG_RUNTIME_DIR=str(runtime),
+        TMPDIR=str(runtime),
+    )
+    code = "import sys; from cosydesk.gui.app import run_gui; sys.exit(run_gui([]))"
+    with qtbot.waitSignal(primary.message_received, timeout=60000) as blocker:
+        second = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True
+        )
+    assert blocker.args == ["show"]
+    _out, err = second.communicate(timeout=60)
+    assert second.returncode == 0
+    assert "already running" in err
+    primary.close()
+
+
+def test_actions_from_the_command_line(qtbot: QtBot, make_desk, settings) -> None:
+    desk = make_desk(settings)
+    desk.start()
+    QGuiApplication.clipboard().setText("")
+    desk.handle_message("speak-clipboard")
+    assert "clipboard holds no text" in desk.window._error_box.text()
+    desk.handle_message("stop")
+    desk.handle_message("pause")
+    desk.handle_message("dance")  # unknown: ignored
+    assert desk.controller.state == "no-model"
+
+
+def test_without_a_hotkey_backend_the_app_says_how_to_bind_one(
+    qtbot: QtBot, make_desk, settings
+) -> None:
+    desk = make_desk(settings)
+    desk.start()
+    assert desk.hotkey_backend is None
+    assert "cosydesk --action speak-clipboard" in desk.hotkey_note
+    assert desk.tray.speak_action.text() == "Speak clipboard"
+    desk.open_settings()
+    assert "cosydesk --action speak-clipboard" in desk.settings_dialog.hotkey_note.text()
+    desk.settings_dialog.close()
+
+
+def test_the_hotkey_speaks_the_clipboard_and_a_second_press_stops(
+    qtbot: QtBot, make_desk, use_model, library, tmp_path: Path, sd
+) -> None:
+    library.add("Tester", write_clip(tmp_path / "v.wav"), "A short test clip.")
+    desk = make_desk(use_model)
+    with qtbot.waitSignal(
+        desk.controller.state_changed, timeout=120000, check_params_cb=lambda s, _d: s == "ready"
+    ):
+        desk.start()
+    QGuiApplication.clipboard().setText(LONG_TEXT)
+    with qtbot.waitSignal(desk.controller.speech_progress, timeout=60000):
+        desk._hotkey_pressed.emit()
+    assert desk.controller.speaking and desk.tray.state == "speaking"
+    desk._hotkey_pressed.emit()
+    qtbot.waitUntil(lambda: not desk.controller.speaking)
+    assert sd.streams[-1].aborted
+
+
+def test_a_damaged_settings_file_is_reported_at_start(make_desk, dirs: Path) -> None:
+    from cosydesk.config import Settings
+
+    path = dirs / "config" / "settings.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("{ this is not json")
+    desk = make_desk(Settings.load())
+    desk.start()
+    assert "was damaged" in desk.window._error_box.text()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_local_speech_api_follows_its_setting(qtbot: QtBot, make_desk, settings) -> None:
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    port = _free_port()
+    settings.set("api_port", port)
+    desk = make_desk(settings)
+    desk.start()
+    assert desk.api_server is None
+    settings.set("api_enabled", True)
+    qtbot.waitUntil(lambda: desk.api_server is not None, timeout=10000)
+    health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10)
+    assert health.status_code == 200
+    settings.set("api_enabled", False)
+    qtbot.waitUntil(lambda: desk.api_server is None, timeout=10000)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+
+
+def test_quit_from_the_tray_ends_the_app_cleanly(
+    make_desk, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quits = []
+    monkeypatch.setattr(QApplication, "quit", lambda: quits.append(True))
+    desk = make_desk(settings)
+    desk.start()
+    desk.tray.quit_action.trigger()
+    assert quits == [True]
+    assert desk.shutdown()
+    assert not desk.window.isVisible()

@@ -1,0 +1,197 @@
+"""The main window driven like a person would: type, pick a voice, Speak, Stop, Save as WAV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
+from pytestqt.qtbot import QtBot
+
+from cosydesk.gui.main_window import MainWindow
+from tests.gui.conftest import write_clip
+
+LONG_TEXT = " ".join(f"Sentence number {n} of a long narration goes here." for n in range(1, 10))
+
+
+def _is(state: str):
+    return lambda s, _detail: s == state
+
+
+@pytest.fixture
+def idle_window(qtbot: QtBot, make_controller, settings, library, tmp_path: Path, sd):
+    """A window whose app has no model folder yet (nothing heavy loads)."""
+    library.add("Alice", write_clip(tmp_path / "a.wav"), "Alice speaking here.")
+    library.add("Bob", write_clip(tmp_path / "b.wav", freq=150), "Bob speaking here.")
+    controller = make_controller(settings)
+    window = MainWindow(controller)
+    qtbot.addWidget(window)
+    controller.start()
+    window.show()
+    return window
+
+
+@pytest.fixture
+def window(qtbot: QtBot, make_controller, use_model, library, tmp_path: Path, sd):
+    """A window whose model (the tiny one, on the CPU) has loaded."""
+    library.add("Alice", write_clip(tmp_path / "a.wav"), "Alice speaking here.")
+    controller = make_controller(use_model)
+    window = MainWindow(controller)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(controller.state_changed, timeout=120000, check_params_cb=_is("ready")):
+        controller.start()
+    return window
+
+
+def test_the_voice_picker_lists_the_library_and_starts_on_the_default(
+    qtbot: QtBot, make_controller, settings, library, tmp_path: Path
+) -> None:
+    library.add("Alice", write_clip(tmp_path / "a.wav"), "Alice speaking here.")
+    library.add("Bob", write_clip(tmp_path / "b.wav"), "Bob speaking here.")
+    settings.set("default_voice", "Bob")
+    window = MainWindow(make_controller(settings))
+    qtbot.addWidget(window)
+    combo = window.voice_combo
+    assert [combo.itemText(i) for i in range(combo.count())] == ["Alice", "Bob"]
+    assert window.selected_voice() == "Bob"
+
+
+def test_with_no_voices_the_picker_says_how_to_get_one(qtbot: QtBot, make_controller, settings):
+    window = MainWindow(make_controller(settings))
+    qtbot.addWidget(window)
+    assert not window.voice_combo.isEnabled()
+    assert "add one" in window.voice_combo.currentText()
+    assert window.selected_voice() is None
+
+
+def test_speak_with_no_text_explains_what_to_do(qtbot: QtBot, idle_window: MainWindow) -> None:
+    qtbot.mouseClick(idle_window.speak_button, Qt.MouseButton.LeftButton)
+    box = idle_window._error_box
+    assert box is not None and box.isVisible()
+    assert "There is no text to read" in box.text()
+
+
+def test_only_the_selection_is_read_when_there_is_one(qtbot: QtBot, idle_window) -> None:
+    qtbot.keyClicks(idle_window.editor, "First part. Second part.")
+    assert idle_window.text() == "First part. Second part."
+    cursor = idle_window.editor.textCursor()
+    cursor.setPosition(12)
+    cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+    idle_window.editor.setTextCursor(cursor)
+    assert idle_window.text() == "Second part."
+
+
+def test_the_status_bar_says_a_model_folder_is_needed(idle_window: MainWindow) -> None:
+    assert "model folder" in idle_window.status.state_label.text()
+    assert not idle_window.stop_button.isEnabled()
+
+
+def test_speak_plays_and_stop_ends_it(qtbot: QtBot, window: MainWindow, sd) -> None:
+    assert window.status.memory_label.text() == "No CUDA GPU - running on CPU"
+    assert window.status.quant_label.text() == "Quantisation: none"
+    qtbot.keyClicks(window.editor, LONG_TEXT)
+    controller = window.controller
+    with qtbot.waitSignal(controller.speech_progress, timeout=60000):
+        qtbot.mouseClick(window.speak_button, Qt.MouseButton.LeftButton)
+    assert window.stop_button.isEnabled() and window.pause_button.isEnabled()
+    assert "Speaking" in window.status.state_label.text()
+    with qtbot.waitSignal(controller.state_changed, check_params_cb=_is("ready")):
+        qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
+    assert sd.streams[-1].aborted
+    assert not window.stop_button.isEnabled()
+
+
+def test_pause_button_becomes_resume(qtbot: QtBot, window: MainWindow) -> None:
+    qtbot.keyClicks(window.editor, LONG_TEXT)
+    with qtbot.waitSignal(window.controller.speech_progress, timeout=60000):
+        qtbot.mouseClick(window.speak_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.pause_button, Qt.MouseButton.LeftButton)
+    assert window.pause_button.text() == "&Resume"
+    assert window.status.state_label.text() == "Paused"
+    qtbot.mouseClick(window.pause_button, Qt.MouseButton.LeftButton)
+    assert window.pause_button.text() == "&Pause"
+    window.controller.stop()
+
+
+def _answer_save_dialog(monkeypatch: pytest.MonkeyPatch, path: Path) -> list:
+    asked: list = []
+
+    def fake(*args, **kwargs):
+        asked.append(kwargs.get("options"))
+        return str(path), "WAV audio (*.wav)"
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", fake)
+    return asked
+
+
+def test_save_as_wav_adds_the_extension_and_writes_the_file(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import soundfile
+
+    _answer_save_dialog(monkeypatch, tmp_path / "narration")
+    qtbot.keyClicks(window.editor, "Save me to a file.")
+    with qtbot.waitSignal(window.controller.job_finished, timeout=60000):
+        qtbot.mouseClick(window.save_button, Qt.MouseButton.LeftButton)
+    info = soundfile.info(tmp_path / "narration.wav")
+    assert info.samplerate == 24000 and info.frames > 0
+    assert "narration.wav" in window.status.currentMessage()
+
+
+def test_save_asks_before_replacing_a_file(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "old.wav"
+    target.write_bytes(b"keep me")
+    _answer_save_dialog(monkeypatch, target)
+    questions: list[str] = []
+    answer = QMessageBox.StandardButton.Cancel
+
+    def question(parent, title, text, *args):
+        questions.append(text)
+        return answer
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    qtbot.keyClicks(window.editor, "Replace it?")
+    qtbot.mouseClick(window.save_button, Qt.MouseButton.LeftButton)
+    assert questions and "old.wav exists already" in questions[0]
+    assert target.read_bytes() == b"keep me"
+
+    answer = QMessageBox.StandardButton.Yes
+    with qtbot.waitSignal(window.controller.job_finished, timeout=60000):
+        qtbot.mouseClick(window.save_button, Qt.MouseButton.LeftButton)
+    assert target.read_bytes()[:4] == b"RIFF"
+
+
+def test_cancelling_a_long_save_leaves_no_file(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _answer_save_dialog(monkeypatch, tmp_path / "long.wav")
+    qtbot.keyClicks(window.editor, LONG_TEXT)
+    controller = window.controller
+    with qtbot.waitSignal(controller.job_progress, timeout=60000) as blocker:
+        qtbot.mouseClick(window.save_button, Qt.MouseButton.LeftButton)
+    dialog = window.save_dialog(blocker.args[0])
+    assert dialog is not None
+    dialog.show()
+    cancel = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Cancel")
+    with qtbot.waitSignal(controller.job_cancelled, timeout=60000):
+        qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+    assert list(tmp_path.glob("*long*")) == []
+    assert "nothing was written" in window.status.currentMessage()
+
+
+def test_closing_the_window_hides_it_when_a_tray_icon_is_showing(
+    qtbot: QtBot, idle_window: MainWindow
+) -> None:
+    idle_window.hide_on_close = True
+    with qtbot.waitSignal(idle_window.hidden_to_tray):
+        idle_window.close()
+    assert not idle_window.isVisible()
+    idle_window.hide_on_close = False
+    idle_window.show()
+    with qtbot.waitSignal(idle_window.quit_requested):
+        idle_window.close()
