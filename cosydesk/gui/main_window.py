@@ -332,6 +332,9 @@ class MainWindow(QMainWindow):
             self._error_box.setWindowTitle("cosydesk")
         self._error_box.setText(message)
         self._error_box.open()
+        # An already-open box may sit behind the window that was just brought forward.
+        self._error_box.raise_()
+        self._error_box.activateWindow()
 
     def bring_forward(self) -> None:
         """Show, un-minimise and raise the window (for the tray, a second start, ...)."""
