@@ -11,30 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-import torch
 
 from cosydesk import cli
 from cosydesk.engine.errors import ModelFolderError
 from cosydesk.engine.modelfolder import open_model_folder
-from cosydesk.engine.sampling import SILENT_TOKENS
+from cosydesk.engine.sampling import ForcedLengthSampler as Forced
 
 SR = 24000
 SAMPLES_PER_TOKEN = 960
 REPO = Path(__file__).resolve().parent.parent
-
-
-class Forced:
-    """Speaks exactly `n` tokens: the best non-silent speech id each step, then stops."""
-
-    def __init__(self, n: int, size: int = 6561) -> None:
-        self.n, self.size = n, size
-
-    def __call__(self, logp: torch.Tensor, decoded) -> int:
-        if len(decoded) >= self.n:
-            return self.size + 1
-        scores = logp[: self.size].clone()
-        scores[list(SILENT_TOKENS)] = -torch.inf
-        return int(scores.argmax())
 
 
 @pytest.fixture(autouse=True)

@@ -162,14 +162,17 @@ def limit_silent_tokens(tokens: Iterable[int]) -> list[int]:
 class ForcedLengthSampler:
     """Greedy, but speaks exactly `n` tokens: stop ids are barred until then, then forced.
 
-    For warm-up and benchmarks, where a fixed amount of audio matters more than its content.
+    For warm-up, benchmarks and tests, where a fixed amount of audio matters more than its
+    content. Silent ids are never chosen (the flow would lose them). `calls` counts the steps.
     """
 
-    def __init__(self, n: int, speech_token_size: int) -> None:
+    def __init__(self, n: int, speech_token_size: int = 6561) -> None:
         self.n = n
         self.size = speech_token_size
+        self.calls = 0
 
     def __call__(self, logp: Tensor, decoded: Sequence[int] | Tensor) -> int:
+        self.calls += 1
         if len(decoded) >= self.n:
             return self.size + 1
         scores = logp[: self.size].clone()

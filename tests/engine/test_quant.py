@@ -18,7 +18,7 @@ from torch import nn
 from cosydesk.engine import quant
 from cosydesk.engine.engine import Engine
 from cosydesk.engine.errors import ConfigError
-from cosydesk.engine.sampling import SILENT_TOKENS
+from cosydesk.engine.sampling import ForcedLengthSampler as Forced
 from cosydesk.engine.types import EngineOptions
 from cosydesk.engine.voices import Voice
 
@@ -26,22 +26,6 @@ bnb = pytest.importorskip("bitsandbytes")
 
 MODES = ("none", "8bit", "4bit")
 SAMPLES_PER_TOKEN = 2 * 480  # two mel frames of 480 samples at 24 kHz
-
-
-class Forced:
-    """Speaks exactly `n` tokens: the best non-silent speech id at each step, then stops."""
-
-    def __init__(self, n: int, size: int = 6561) -> None:
-        self.n, self.size = n, size
-        self.calls = 0
-
-    def __call__(self, logp: torch.Tensor, decoded) -> int:
-        self.calls += 1
-        if len(decoded) >= self.n:
-            return self.size + 1
-        scores = logp[: self.size].clone()
-        scores[list(SILENT_TOKENS)] = -torch.inf
-        return int(scores.argmax())
 
 
 def _load(model: Path, mode: str) -> Engine:

@@ -14,7 +14,7 @@ import torch
 
 from cosydesk.engine.engine import Engine
 from cosydesk.engine.errors import Cancelled
-from cosydesk.engine.sampling import SILENT_TOKENS
+from cosydesk.engine.sampling import ForcedLengthSampler as Forced
 from cosydesk.engine.synthesis import prompt_text_for
 from cosydesk.engine.types import EngineOptions
 from cosydesk.engine.voices import Voice
@@ -25,22 +25,6 @@ HOP, LOOKAHEAD = 25, 3
 # A vocoder run that is not the last withholds 3 F0-lookahead frames, 4 conv_pre-lookahead
 # frames and 480 more samples: (frames - 8) * 480 samples come out.
 WITHHELD_FRAMES = 8
-
-
-class Forced:
-    """Speaks exactly `n` tokens (the best non-silent speech id each step), counting its calls."""
-
-    def __init__(self, n: int, size: int = 6561) -> None:
-        self.n, self.size = n, size
-        self.calls = 0
-
-    def __call__(self, logp: torch.Tensor, decoded) -> int:
-        self.calls += 1
-        if len(decoded) >= self.n:
-            return self.size + 1
-        scores = logp[: self.size].clone()
-        scores[list(SILENT_TOKENS)] = -torch.inf
-        return int(scores.argmax())
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,6 @@ backend talks to the Xvfb server directly.)"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from cosydesk.gui.app import CosyDesk
 from tests.gui.conftest import write_clip
+from tests.gui.xvfb import private_xvfb, xdotool
 
 pytestmark = pytest.mark.x11
 
@@ -25,36 +23,15 @@ LONG_TEXT = " ".join(f"Sentence number {n} of a long narration goes here." for n
 @pytest.fixture
 def x_display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A private Xvfb; DISPLAY points at it (and no Wayland session is claimed)."""
-    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"needs {' and '.join(missing)} (Debian: apt install xvfb xdotool)")
-    pytest.importorskip("Xlib", reason="needs python-xlib")
-    read_end, write_end = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-nolisten", "tcp", "-screen", "0", "320x240x24"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    with os.fdopen(read_end) as ready:
-        number = ready.readline().strip()
-    if not number:
-        server.kill()
-        server.wait()
-        pytest.fail("Xvfb did not start")
-    display = f":{number}"
-    monkeypatch.setenv("DISPLAY", display)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    monkeypatch.delenv("XDG_SESSION_TYPE", raising=False)
-    yield display
-    server.terminate()
-    server.wait(timeout=10)
+    with private_xvfb() as display:
+        monkeypatch.setenv("DISPLAY", display)
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        monkeypatch.delenv("XDG_SESSION_TYPE", raising=False)
+        yield display
 
 
 def _press(display: str, keys: str) -> None:
-    env = {**os.environ, "DISPLAY": display}
-    subprocess.run(["xdotool", "key", keys], env=env, check=True, timeout=20)
+    xdotool(display, "key", keys)
 
 
 def test_the_hotkey_reads_the_clipboard_and_pressed_again_stops(

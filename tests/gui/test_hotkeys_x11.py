@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 
@@ -12,40 +9,20 @@ import pytest
 
 from cosydesk.gui.hotkeys import HotkeyError
 from cosydesk.gui.hotkeys.x11 import X11Backend
+from tests.gui.xvfb import private_xvfb, xdotool
 
 pytestmark = pytest.mark.x11
 
 
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
-    """A fresh Xvfb on a display number it picks itself; its name, e.g. ':7'."""
-    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"needs {' and '.join(missing)} (Debian: apt install xvfb xdotool)")
-    pytest.importorskip("Xlib", reason="needs python-xlib")
-    read_end, write_end = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-nolisten", "tcp", "-screen", "0", "320x240x24"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    with os.fdopen(read_end) as ready:
-        number = ready.readline().strip()  # written once the server accepts clients
-    if not number:
-        server.kill()
-        server.wait()
-        pytest.fail("Xvfb did not start")
-    yield f":{number}"
-    server.terminate()
-    server.wait(timeout=10)
+    """A fresh Xvfb for this module; its name, e.g. ':7'."""
+    with private_xvfb() as name:
+        yield name
 
 
 def _xdotool(display: str, *args: str) -> None:
-    subprocess.run(
-        ["xdotool", *args], env={**os.environ, "DISPLAY": display}, check=True, timeout=20
-    )
+    xdotool(display, *args)
 
 
 class Presses:
