@@ -30,16 +30,6 @@ PROSE_WORDS = (
 )
 
 
-@pytest.fixture(scope="module")
-def tokenizer(parity_dir: Path) -> CosyTokenizer:
-    return CosyTokenizer.from_folder(parity_dir / "model" / "CosyVoice-BlankEN")
-
-
-@pytest.fixture(scope="module")
-def golden_tokens(parity_dir: Path) -> dict:
-    return json.loads((parity_dir / "golden" / "tokens.json").read_text(encoding="utf-8"))
-
-
 def _english_prose(sentences: int, seed: int = 0) -> str:
     rng = random.Random(seed)
     words = PROSE_WORDS.split()

@@ -14,16 +14,6 @@ from cosydesk.engine.tokenizer import CosyTokenizer, cosyvoice3_special_tokens
 TOKENS_CASES = range(9)
 
 
-@pytest.fixture(scope="module")
-def tokenizer(parity_dir: Path) -> CosyTokenizer:
-    return CosyTokenizer.from_folder(parity_dir / "model" / "CosyVoice-BlankEN")
-
-
-@pytest.fixture(scope="module")
-def golden_tokens(parity_dir: Path) -> dict:
-    return json.loads((parity_dir / "golden" / "tokens.json").read_text(encoding="utf-8"))
-
-
 def _npz(parity_dir: Path, name: str) -> dict[str, np.ndarray]:
     with np.load(parity_dir / "golden" / f"{name}.npz", allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
