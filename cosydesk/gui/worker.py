@@ -217,9 +217,23 @@ class Worker(QObject):
             status.device,
             status.quantization_label,
         )
+        self._warm_up(self._engine)
         self._send_status(status)
         self.loaded.emit(job.job_id, status)
         return self._engine
+
+    def _warm_up(self, engine: Any) -> None:
+        """On a GPU, speak a throw-away utterance with the first voice so that the CUDA graphs
+        exist before the person's first request. Skipped on the CPU, where it would only cost."""
+        device = getattr(getattr(engine, "device", None), "type", "cpu")
+        voices = self._library.list()
+        if device != "cuda" or not voices or not hasattr(engine, "warm_up"):
+            return
+        try:
+            seconds = engine.warm_up(self._library.get(voices[0].name, engine))
+            log.info("Warmed up with the voice %r in %.2f s", voices[0].name, seconds)
+        except Exception:  # a failed warm-up must not fail the load; the log keeps why
+            log.exception("Warm-up failed; the first request will be slower")
 
     def _run_speech(self, job: SpeechJob) -> None:
         engine = self._ensure_engine(job)
