@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -108,6 +109,12 @@ class Engine:
         self.fingerprint = _fingerprint(folder)
         device = torch.device(resolve_device(options.device))
         self.device = device
+        if device.type == "cuda":
+            # cuBLAS keeps a workspace for every stream that ever ran a matmul (32 MiB each on
+            # Hopper by default). This model's matmuls are small; 4 MiB serves them, and the
+            # saving measured on an H100 is 84 MiB of the 4-bit pipeline's ~1 GiB. It only
+            # takes effect if set before cuBLAS starts, so a user's own value wins.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:1")
         flow_dtype = quant.flow_dtype(options.flow_precision, device)
         self.flow_dtype = flow_dtype
 
