@@ -107,6 +107,7 @@ def measure_mode(model_dir: Path, spec: str, args: Any, workdir: Path) -> ModeFi
         quantization=mode,
         flow_precision=args.precision,
         int8_threshold=threshold,
+        text_table=getattr(args, "text_table", "cpu"),
     )
     start = time.perf_counter()
     engine = Engine.load(model_dir, options)

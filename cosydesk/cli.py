@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--tokens", type=int, default=250, help="speech tokens to force")
     bench.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
     bench.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    bench.add_argument(
+        "--text-table",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="where the LLM's text-embedding table lives (for comparison)",
+    )
     bench.add_argument("--repeat", type=int, default=3)
     bench.add_argument("--json", type=Path, help="also write the figures as JSON")
 

@@ -267,6 +267,8 @@ def quantize_llm(llm: torch.nn.Module, options: EngineOptions, device: torch.dev
         llm.to(device)
     finally:
         qwen.model.embed_tokens, qwen.lm_head = embed.to("cpu"), head
+    if options.text_table == "gpu" and device.type == "cuda":
+        embed.to(device=device, dtype=getattr(llm, "trunk_dtype", None) or torch.float32)
     for note in result.notes:
         log.warning("%s", note)
     return result

@@ -25,6 +25,9 @@ class EngineOptions:
     flow_precision: str = "fp32"
     # LLM.int8 outlier threshold; 0 turns outlier handling off (needed for CUDA-graph capture).
     int8_threshold: float = 6.0
+    # Where the 151,936-row text-embedding table lives: "cpu" (it is only read while the
+    # prompt is built) or "gpu" (for comparison; costs ~260 MiB in bf16).
+    text_table: str = "cpu"
     use_cuda_graph: bool = True
 
 
