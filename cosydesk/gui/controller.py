@@ -174,13 +174,7 @@ class Controller(QObject):
         output = self._open_output()
         if output is None:
             return None
-        job = SpeechJob(
-            next(self._ids),
-            text,
-            voice or self._setting("default_voice") or None,
-            speed=float(self._setting("speed")),
-            stream=bool(self._setting("stream")),
-        )
+        job = self._speech_job(text, voice)
         self._jobs[job.job_id] = job.cancel
         self._speech = _Speech(job, output)
         self._update_state()
@@ -216,20 +210,23 @@ class Controller(QObject):
             return
         self._update_state()
 
-    def save(self, text: str, voice: str | None, path: Path) -> int | None:
-        """Render `text` into the WAV file `path` (replacing it: the UI has asked already)."""
-        if not text.strip():
-            self.error.emit("There is no text to save: type or paste some text first.")
-            return None
-        job = SpeechJob(
+    def _speech_job(self, text: str, voice: str | None, **extra: Any) -> SpeechJob:
+        """A job for `text` with the voice (or the default one), speed and streaming set."""
+        return SpeechJob(
             next(self._ids),
             text,
             voice or self._setting("default_voice") or None,
             speed=float(self._setting("speed")),
             stream=bool(self._setting("stream")),
-            path=Path(path),
-            overwrite=True,
+            **extra,
         )
+
+    def save(self, text: str, voice: str | None, path: Path) -> int | None:
+        """Render `text` into the WAV file `path` (replacing it: the UI has asked already)."""
+        if not text.strip():
+            self.error.emit("There is no text to save: type or paste some text first.")
+            return None
+        job = self._speech_job(text, voice, path=Path(path), overwrite=True)
         self._jobs[job.job_id] = job.cancel
         self._saves.add(job.job_id)
         self._update_state()
