@@ -9,7 +9,6 @@ import argparse
 import logging
 import os
 import sys
-import threading
 from pathlib import Path
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -245,7 +244,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     from cosydesk.engine.errors import Cancelled, EngineError
 
-    stop = threading.Event()
     try:
         if args.action:
             return cmd_action(args.action)
@@ -267,7 +265,6 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_gui(argv)
     except KeyboardInterrupt:
-        stop.set()
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Cancelled:

@@ -236,7 +236,7 @@ class Engine:
         """
         import torch
 
-        from cosydesk.engine.synthesis import SegmentInput, prompt_text_for
+        from cosydesk.engine.synthesis import END_OF_PROMPT, SegmentInput, prompt_text_for
         from cosydesk.engine.textnorm import normalize
 
         if self._status.status != "ok":
@@ -249,7 +249,7 @@ class Engine:
         parts = self.segments(text)
         feats = voice.features
         transcript = voice.transcript
-        if END in transcript:
+        if END_OF_PROMPT in transcript:
             prompt = transcript
         else:
             normalized = normalize(transcript, self.tokenizer, split=False)
@@ -329,6 +329,3 @@ class Engine:
                 torch.cuda.empty_cache()
         except ImportError:
             pass
-
-
-END = "<|endofprompt|>"
