@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -21,6 +20,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cosydesk.engine.errors import Cancelled, EngineError, ModelFolderError
+from cosydesk.engine.qwen_trunk import (
+    KVCache,
+    build_qwen,
+    concat_linears,
+    gated_mlp,
+    rms_norm,
+    rope_theta,
+    rope_type,
+    rotate,
+)
 from cosydesk.engine.sampling import Sampler
 
 END_OF_PROMPT_ID = 151646
@@ -43,21 +52,6 @@ def decode_length_limits(
     """
     count = torch.tensor(n_text_tokens, dtype=torch.int32)
     return int(count * min_token_text_ratio), int(count * max_token_text_ratio)
-
-
-@dataclass
-class _KVCache:
-    """Preallocated keys/values per layer, [1, kv_heads, capacity, head_dim], plus RoPE tables."""
-
-    keys: list[Tensor]
-    values: list[Tensor]
-    cos: Tensor  # [capacity, head_dim]
-    sin: Tensor
-    slots: Tensor  # arange(capacity), for building masks on the device
-
-    @property
-    def capacity(self) -> int:
-        return self.slots.numel()
 
 
 class _QwenHolder(nn.Module):
@@ -89,11 +83,11 @@ class CosyVoice3LM(nn.Module):
         self.n_heads = int(config.num_attention_heads)
         self.n_kv_heads = int(config.num_key_value_heads)
         self.head_dim = int(getattr(config, "head_dim", None) or hidden // self.n_heads)
-        theta = float(_rope_theta(config))
+        theta = float(rope_theta(config))
         steps = torch.arange(0, self.head_dim, 2, dtype=torch.int64).float() / self.head_dim
         # Kept off the module's buffers so that `.to(bfloat16)` cannot coarsen it.
         self._inv_freq = 1.0 / (theta**steps)
-        self._cache: _KVCache | None = None
+        self._cache: KVCache | None = None
         # Activation dtype of the trunk; None means that of the text table. Quantised modes set
         # it to their compute dtype (the table itself stays fp32 in CPU memory).
         self.trunk_dtype: torch.dtype | None = None
@@ -127,14 +121,14 @@ class CosyVoice3LM(nn.Module):
                     raise ValueError(
                         f"{key} {kwargs[key]} differs from Qwen2's hidden size {hidden}"
                     )
-            if _rope_type(config) != "default":
-                raise ValueError(f"rotary scaling '{_rope_type(config)}' is not supported")
+            if rope_type(config) != "default":
+                raise ValueError(f"rotary scaling '{rope_type(config)}' is not supported")
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFolderError(
                 f"cosyvoice3.yaml and CosyVoice-BlankEN/config.json do not describe a CosyVoice3 "
                 f"LM cosydesk can build ({exc}). Use the files of the official model download."
             ) from None
-        return cls(_build_qwen(Qwen2ForCausalLM, config, init_weights), speech_token_size).eval()
+        return cls(build_qwen(Qwen2ForCausalLM, config, init_weights), speech_token_size).eval()
 
     @property
     def qwen(self) -> Any:
@@ -207,7 +201,7 @@ class CosyVoice3LM(nn.Module):
         with torch.inference_mode():
             angles = torch.outer(torch.arange(size).float(), self._inv_freq)
             angles = torch.cat([angles, angles], dim=-1).to(device)
-            self._cache = _KVCache(
+            self._cache = KVCache(
                 keys=[torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)],
                 values=[torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)],
                 cos=angles.cos().to(dtype),
@@ -258,10 +252,10 @@ class CosyVoice3LM(nn.Module):
         visible = visible.repeat(self.n_heads // self.n_kv_heads, 1)
         model: Any = self.qwen.model
         for index, layer in enumerate(model.layers):
-            attn_in = _rms_norm(layer.input_layernorm, x)
+            attn_in = rms_norm(layer.input_layernorm, x)
             x = x + self._attention(index, layer.self_attn, attn_in, cos, sin, positions, visible)
-            x = x + _mlp(layer.mlp, _rms_norm(layer.post_attention_layernorm, x))
-        return _rms_norm(model.norm, x)
+            x = x + gated_mlp(layer.mlp, rms_norm(layer.post_attention_layernorm, x))
+        return rms_norm(model.norm, x)
 
     def _attention(
         self,
@@ -283,7 +277,7 @@ class CosyVoice3LM(nn.Module):
             qk = torch.cat([attn.q_proj(x), attn.k_proj(x)], dim=-1)
             v = attn.v_proj(x)
         # Queries and keys are rotated together: half the kernels of rotating each.
-        qk = _rotate(qk.reshape(batch, length, heads + kv_heads, dim), cos[:, None], sin[:, None])
+        qk = rotate(qk.reshape(batch, length, heads + kv_heads, dim), cos[:, None], sin[:, None])
         q, k = qk.transpose(1, 2).split([heads, kv_heads], dim=1)
         v = v.reshape(batch, length, kv_heads, dim).transpose(1, 2)
         keys, values = cache.keys[index], cache.values[index]
@@ -310,10 +304,10 @@ class CosyVoice3LM(nn.Module):
         for layer in self.qwen.model.layers:
             attn, mlp = layer.self_attn, layer.mlp
             if not hasattr(attn, "qkv_proj"):
-                attn.qkv_proj = _concat_linears([attn.q_proj, attn.k_proj, attn.v_proj])
+                attn.qkv_proj = concat_linears([attn.q_proj, attn.k_proj, attn.v_proj])
                 del attn.q_proj, attn.k_proj, attn.v_proj
             if not hasattr(mlp, "gate_up_proj"):
-                mlp.gate_up_proj = _concat_linears([mlp.gate_proj, mlp.up_proj])
+                mlp.gate_up_proj = concat_linears([mlp.gate_proj, mlp.up_proj])
                 del mlp.gate_proj, mlp.up_proj
 
     # -- whole requests -------------------------------------------------------------------------
@@ -429,77 +423,3 @@ class CosyVoice3LM(nn.Module):
                 f"The voice prompt holds speech tokens outside 0..{self.speech_token_size - 1}; "
                 "it was made by another speech tokenizer. Create the voice again from its clip."
             )
-
-
-def _build_qwen(factory: Any, config: Any, init_weights: bool) -> Any:
-    """A Qwen2ForCausalLM on the CPU, randomly initialised or with uninitialised parameters."""
-    if init_weights:
-        return factory(config).eval()
-    with torch.device("meta"):
-        qwen = factory(config)
-    persistent = set(qwen.state_dict())
-    loose = [name for name, _ in qwen.named_buffers() if name not in persistent]
-    if any(not name.startswith("model.rotary_emb.") for name in loose):
-        return factory(config).eval()  # unknown computed buffers: let transformers fill them
-    rotary = qwen.model.rotary_emb
-    qwen.to_empty(device="cpu")
-    # The rotary tables are computed, not loaded, so that one small module is built for real.
-    qwen.model.rotary_emb = type(rotary)(config=config)
-    qwen.lm_head.weight = qwen.model.embed_tokens.weight  # to_empty unties shared parameters
-    return qwen.eval()
-
-
-def _concat_linears(parts: list[nn.Linear]) -> nn.Linear:
-    """One Linear whose output is the parts' outputs side by side."""
-    first = parts[0]
-    has_bias = first.bias is not None
-    merged = nn.Linear(
-        first.in_features,
-        sum(p.out_features for p in parts),
-        bias=has_bias,
-        device=first.weight.device,
-        dtype=first.weight.dtype,
-    )
-    with torch.no_grad():
-        merged.weight.copy_(torch.cat([p.weight for p in parts]))
-        if has_bias:
-            merged.bias.copy_(torch.cat([p.bias for p in parts]))
-    return merged.requires_grad_(False)
-
-
-def _rms_norm(norm: Any, x: Tensor) -> Tensor:
-    """Qwen2's RMSNorm through torch's fused op (one kernel when dtypes agree)."""
-    if norm.weight.dtype == x.dtype:
-        return F.rms_norm(x, (x.shape[-1],), weight=norm.weight, eps=norm.variance_epsilon)
-    normed = F.rms_norm(x.float(), (x.shape[-1],), eps=norm.variance_epsilon)
-    return norm.weight * normed.to(x.dtype)
-
-
-def _mlp(mlp: Any, x: Tensor) -> Tensor:
-    """Qwen2's gated MLP, with the merged gate/up projection when there is one."""
-    if hasattr(mlp, "gate_up_proj"):
-        gate, up = mlp.gate_up_proj(x).chunk(2, dim=-1)
-    else:
-        gate, up = mlp.gate_proj(x), mlp.up_proj(x)
-    return mlp.down_proj(mlp.act_fn(gate) * up)
-
-
-def _rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Rotary embedding in Qwen2's half-split layout; cos/sin are [q, head_dim]."""
-    half = x.shape[-1] // 2
-    swapped = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
-    return x * cos + swapped * sin
-
-
-def _rope_type(config: Any) -> str:
-    params = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None)
-    if isinstance(params, dict):
-        return str(params.get("rope_type", params.get("type", "default")))
-    return "default"
-
-
-def _rope_theta(config: Any) -> float:
-    params = getattr(config, "rope_parameters", None)
-    if isinstance(params, dict) and "rope_theta" in params:
-        return float(params["rope_theta"])
-    return float(config.rope_theta)
