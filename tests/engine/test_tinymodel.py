@@ -12,13 +12,12 @@ import torch
 
 from cosydesk.engine.checkpoint import check_state_dict, load_into, load_state_dict
 from cosydesk.engine.modelfolder import ModelFolder, open_model_folder
+from cosydesk.engine.tinyassets import REGULAR_TOKENS, byte_symbols
 from cosydesk.engine.tinymodel import (
     OFFICIAL,
-    REGULAR_TOKENS,
     TEXT_VOCAB,
     Dims,
     build_tiny_model,
-    byte_symbols,
     weight_shapes,
 )
 
