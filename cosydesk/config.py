@@ -28,6 +28,14 @@ from typing import Any
 import platformdirs
 
 from cosydesk.engine.errors import ConfigError
+from cosydesk.engine.quantenv import (
+    FALSE_WORDS,
+    QUANTIZATION_BITS,
+    QUANTIZATION_ENABLED,
+    TRUE_WORDS,
+    quantization_from_env,
+    set_in,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +43,6 @@ APP_NAME = "cosydesk"
 SETTINGS_FILE = "settings.json"
 # Version 2 replaced the seed's pair quantization_enabled + quantization_bits by `quantization`.
 VERSION = 2
-
-QUANTIZATION_ENABLED = "QUANTIZATION_ENABLED"
-QUANTIZATION_BITS = "QUANTIZATION_BITS"
 
 
 @dataclass(frozen=True)
@@ -106,9 +111,6 @@ OPTIONS: tuple[Option, ...] = (
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 
-_TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
-_FALSE_WORDS = frozenset({"false", "0", "no", "off"})
-
 
 # -- locations --------------------------------------------------------------------------------
 
@@ -172,8 +174,8 @@ def coerce(option: Option, value: Any, label: str | None = None) -> Any:
             result = value
         elif isinstance(value, int) and value in (0, 1):
             result = bool(value)
-        elif isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
-            result = value.strip().lower() in _TRUE_WORDS
+        elif isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+            result = value.strip().lower() in TRUE_WORDS
         else:
             raise bad
     elif option.type is int:
@@ -219,54 +221,13 @@ def coerce(option: Option, value: Any, label: str | None = None) -> Any:
     return result
 
 
-def _set_in(environ: Mapping[str, str], variable: str) -> str | None:
-    """The variable's value, or None when it is unset or blank (blank counts as unset)."""
-    value = environ.get(variable)
-    if value is None or not value.strip():
-        return None
-    return value
-
-
-def _quantization_from_env(environ: Mapping[str, str]) -> tuple[str, str] | None:
-    """The seed's pair of variables as one mode, and the names that set it; None when unset.
-
-    QUANTIZATION_ENABLED=false means none; true means QUANTIZATION_BITS (4 when unset);
-    QUANTIZATION_BITS alone picks the width. A bad value of either is an error even when the
-    other would make it irrelevant, so a typo never goes unnoticed.
-    """
-    enabled = _set_in(environ, QUANTIZATION_ENABLED)
-    bits = _set_in(environ, QUANTIZATION_BITS)
-    if enabled is None and bits is None:
-        return None
-    if bits is not None and bits.strip() not in ("4", "8"):
-        raise ConfigError(
-            f"The environment variable {QUANTIZATION_BITS} is {bits!r}, which is not allowed: "
-            "use 4 or 8, or unset it."
-        )
-    if enabled is not None:
-        word = enabled.strip().lower()
-        if word not in _TRUE_WORDS | _FALSE_WORDS:
-            raise ConfigError(
-                f"The environment variable {QUANTIZATION_ENABLED} is {enabled!r}, which is not "
-                "allowed: use true or false, or unset it."
-            )
-        if word in _FALSE_WORDS:
-            return "none", QUANTIZATION_ENABLED
-    names = " and ".join(
-        name
-        for name, value in ((QUANTIZATION_ENABLED, enabled), (QUANTIZATION_BITS, bits))
-        if value
-    )
-    return f"{bits.strip() if bits else '4'}bit", names
-
-
 def _env_override(option: Option, environ: Mapping[str, str]) -> tuple[Any, str] | None:
     """(value, variable names) when the environment overrides `option`; ConfigError if invalid."""
     if option.name == "quantization":
-        return _quantization_from_env(environ)
+        return quantization_from_env(environ)
     if option.env is None:
         return None
-    raw = _set_in(environ, option.env)
+    raw = set_in(environ, option.env)
     if raw is None:
         return None
     return coerce(option, raw, f"The environment variable {option.env}"), option.env
@@ -282,7 +243,7 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     bits = data.pop("quantization_bits", None)
     if "quantization" not in data and (enabled is not None or bits is not None):
         disabled = enabled is False or (
-            isinstance(enabled, str) and enabled.strip().lower() in _FALSE_WORDS
+            isinstance(enabled, str) and enabled.strip().lower() in FALSE_WORDS
         )
         # A bad width becomes an invalid mode here; loading then warns and uses the default.
         data["quantization"] = "none" if disabled else f"{bits if bits is not None else 4}bit"
@@ -363,10 +324,10 @@ class Settings:
         option = _option(name)
         if option.name == "quantization":
             names = [
-                v for v in (QUANTIZATION_ENABLED, QUANTIZATION_BITS) if _set_in(self._environ, v)
+                v for v in (QUANTIZATION_ENABLED, QUANTIZATION_BITS) if set_in(self._environ, v)
             ]
             return " and ".join(names) or None
-        if option.env is not None and _set_in(self._environ, option.env) is not None:
+        if option.env is not None and set_in(self._environ, option.env) is not None:
             return option.env
         return None
 

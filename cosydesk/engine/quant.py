@@ -22,12 +22,11 @@ from typing import Any
 import torch
 
 from cosydesk.engine.errors import ConfigError
+from cosydesk.engine.quantenv import quantization_from_env
 from cosydesk.engine.types import PRECISIONS, QUANT_MODES, EngineOptions
 
 log = logging.getLogger(__name__)
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 # Minimum CUDA compute capabilities: int8 matmul needs Turing, bf16 needs Ampere.
 INT8_MIN_CC = (7, 5)
 BF16_MIN_CC = (8, 0)
@@ -38,28 +37,8 @@ def mode_from_env(environ: Mapping[str, str] | None = None) -> str | None:
 
     Raises ConfigError naming the variable, the bad value and the allowed values.
     """
-    env = os.environ if environ is None else environ
-    enabled_raw = env.get("QUANTIZATION_ENABLED")
-    bits_raw = env.get("QUANTIZATION_BITS")
-    bits = 4
-    if bits_raw is not None and bits_raw.strip() != "":
-        if bits_raw.strip() not in ("4", "8"):
-            raise ConfigError(
-                f"QUANTIZATION_BITS={bits_raw!r} is not allowed: use 4 or 8 "
-                "(or unset it to use the setting)."
-            )
-        bits = int(bits_raw.strip())
-    if enabled_raw is None or enabled_raw.strip() == "":
-        return None if bits_raw is None or bits_raw.strip() == "" else f"{bits}bit"
-    value = enabled_raw.strip().lower()
-    if value in _FALSE:
-        return "none"
-    if value in _TRUE:
-        return f"{bits}bit"
-    raise ConfigError(
-        f"QUANTIZATION_ENABLED={enabled_raw!r} is not allowed: use true or false "
-        "(or unset it to use the setting)."
-    )
+    found = quantization_from_env(os.environ if environ is None else environ)
+    return None if found is None else found[0]
 
 
 def effective_mode(setting: str, environ: Mapping[str, str] | None = None) -> str:

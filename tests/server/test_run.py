@@ -50,8 +50,8 @@ def test_serving_beyond_loopback_without_a_key_is_refused(dirs, tiny_model, caps
 @pytest.mark.parametrize(
     ("variable", "value", "words"),
     [
-        ("QUANTIZATION_BITS", "5", "QUANTIZATION_BITS='5' is not allowed: use 4 or 8"),
-        ("QUANTIZATION_ENABLED", "maybe", "QUANTIZATION_ENABLED='maybe' is not allowed"),
+        ("QUANTIZATION_BITS", "5", "QUANTIZATION_BITS is '5', which is not allowed: use 4 or 8"),
+        ("QUANTIZATION_ENABLED", "maybe", "QUANTIZATION_ENABLED is 'maybe', which is not allowed"),
     ],
 )
 def test_bad_quantisation_variables_stop_the_server_with_a_sentence(
