@@ -25,7 +25,7 @@ from cosydesk.gui.worker import Worker, start_worker, stop_worker
 log = logging.getLogger(__name__)
 
 # Settings whose change means the model must be loaded again.
-ENGINE_SETTINGS = ("model_dir", "quantization", "flow_precision", "device")
+ENGINE_SETTINGS = ("model_dir", "quantization", "flow_precision", "int8_threshold", "device")
 
 # App states, as shown by the tray icon and the status bar:
 # no-model, loading, ready, unloaded, working, speaking, paused, error.
@@ -136,6 +136,7 @@ class Controller(QObject):
             device=str(self._setting("device")),
             quantization=str(self._setting("quantization")),
             flow_precision=str(self._setting("flow_precision")),
+            int8_threshold=float(self._setting("int8_threshold")),
         )
 
     def load(self) -> int | None:

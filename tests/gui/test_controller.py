@@ -117,6 +117,15 @@ def test_a_new_quantisation_setting_reloads_the_model(qtbot: QtBot, ready) -> No
     assert "loading" in states
 
 
+def test_a_new_int8_threshold_reloads_the_model_with_it(qtbot: QtBot, ready) -> None:
+    assert ready.engine_options().int8_threshold == 6.0
+    with qtbot.waitSignal(ready.state_changed, timeout=120000, check_params_cb=_is("loading")):
+        ready.settings.set("int8_threshold", 0.0)
+    assert ready.engine_options().int8_threshold == 0.0
+    with qtbot.waitSignal(ready.state_changed, timeout=120000, check_params_cb=_is("ready")):
+        pass
+
+
 def test_a_bad_environment_variable_is_shown_as_an_error(
     qtbot: QtBot, make_controller, use_model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
