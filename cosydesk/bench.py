@@ -158,38 +158,23 @@ def measure_mode(model_dir: Path, spec: str, args: Any, workdir: Path) -> ModeFi
 
 
 def _stage_times(engine, voice, args, fig: ModeFigures, torch) -> None:
-    """LLM tokens/s, flow and vocoder seconds, each stage timed on its own."""
-    from cosydesk.engine.synthesis import SegmentInput, prompt_text_for
-
+    """LLM tokens/s (prefill included), flow and vocoder seconds, each stage timed on its own."""
     r = engine.renderer
-    feats = voice.features
-    seg = SegmentInput(
-        text_ids=engine._ids(BENCH_TEXT),
-        prompt_text_ids=engine._ids(prompt_text_for("zero-shot", voice.transcript, None)),
-        llm_prompt_token=feats.speech_token,
-        flow_prompt_token=feats.speech_token,
-        prompt_feat=feats.speech_feat,
-        embedding=feats.embedding,
-    )
-    tok_s, flow_s, voc_s = [], [], []
+    seg = engine.segment_input(BENCH_TEXT, voice)
     with torch.inference_mode():
-        for _ in range(1):
-            t0 = time.perf_counter()
-            tokens = list(r.tokens(seg, None))
-            _sync(torch)
-            t1 = time.perf_counter()
-            mel = r.mel(seg, tokens, streaming=False, finalize=True)
-            _sync(torch)
-            t2 = time.perf_counter()
-            r.wave(mel, finalize=True)
-            _sync(torch)
-            t3 = time.perf_counter()
-            tok_s.append(len(tokens) / (t1 - t0))
-            flow_s.append(t2 - t1)
-            voc_s.append(t3 - t2)
-    fig.llm_tok_s = statistics.mean(tok_s)
-    fig.flow_s = statistics.mean(flow_s)
-    fig.vocoder_s = statistics.mean(voc_s)
+        t0 = time.perf_counter()
+        tokens = list(r.tokens(seg, None))
+        _sync(torch)
+        t1 = time.perf_counter()
+        mel = r.mel(seg, tokens, streaming=False, finalize=True)
+        _sync(torch)
+        t2 = time.perf_counter()
+        r.wave(mel, finalize=True)
+        _sync(torch)
+        t3 = time.perf_counter()
+    fig.llm_tok_s = len(tokens) / (t1 - t0)
+    fig.flow_s = t2 - t1
+    fig.vocoder_s = t3 - t2
 
 
 def _fmt(value: float, digits: int = 2) -> str:

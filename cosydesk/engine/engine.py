@@ -234,11 +234,6 @@ class Engine:
         `mode` is "zero-shot" (default), "cross-lingual" (the voice's timbre, not its wording),
         or "instruct" (set when `instruct` is given). Raises Cancelled between chunks.
         """
-        import torch
-
-        from cosydesk.engine.synthesis import END_OF_PROMPT, SegmentInput, prompt_text_for
-        from cosydesk.engine.textnorm import normalize
-
         if self._status.status != "ok":
             raise EngineError("The model is not loaded: wait for it to load, or load it again.")
         if not 0.5 <= speed <= 2.0:
@@ -247,27 +242,10 @@ class Engine:
         if mode not in ("zero-shot", "cross-lingual", "instruct"):
             raise EngineError(f"Unknown mode '{mode}': use zero-shot, cross-lingual or instruct.")
         parts = self.segments(text)
-        feats = voice.features
-        transcript = voice.transcript
-        if END_OF_PROMPT in transcript:
-            prompt = transcript
-        else:
-            normalized = normalize(transcript, self.tokenizer, split=False)
-            prompt = normalized[0] if normalized else transcript
-        prompt_ids = self._ids(prompt_text_for(mode, prompt, instruct))
-        empty = torch.zeros(1, 0, dtype=torch.long)
-        llm_prompt = feats.speech_token if mode == "zero-shot" else empty
         for index, part in enumerate(parts):
             if progress is not None:
                 progress(index, len(parts))
-            seg = SegmentInput(
-                text_ids=self._ids(part),
-                prompt_text_ids=prompt_ids,
-                llm_prompt_token=llm_prompt,
-                flow_prompt_token=feats.speech_token,
-                prompt_feat=feats.speech_feat,
-                embedding=feats.embedding,
-            )
+            seg = self.segment_input(part, voice, mode=mode, instruct=instruct)
             for chunk in self.renderer.render(seg, stream=stream, speed=speed, cancel=cancel):
                 if chunk.numel():
                     yield chunk.numpy().astype(np.float32, copy=False)
@@ -275,6 +253,30 @@ class Engine:
                 raise Cancelled("Stopped.")
         if progress is not None:
             progress(len(parts), len(parts))
+
+    def segment_input(
+        self, text: str, voice: Any, *, mode: str = "zero-shot", instruct: str | None = None
+    ) -> Any:
+        """The models' inputs for one already-normalised segment `text` spoken by `voice`."""
+        import torch
+
+        from cosydesk.engine.synthesis import END_OF_PROMPT, SegmentInput, prompt_text_for
+        from cosydesk.engine.textnorm import normalize
+
+        feats = voice.features
+        prompt = voice.transcript
+        if END_OF_PROMPT not in prompt:
+            normalized = normalize(prompt, self.tokenizer, split=False)
+            prompt = normalized[0] if normalized else prompt
+        empty = torch.zeros(1, 0, dtype=torch.long)
+        return SegmentInput(
+            text_ids=self._ids(text),
+            prompt_text_ids=self._ids(prompt_text_for(mode, prompt, instruct)),
+            llm_prompt_token=feats.speech_token if mode == "zero-shot" else empty,
+            flow_prompt_token=feats.speech_token,
+            prompt_feat=feats.speech_feat,
+            embedding=feats.embedding,
+        )
 
     def warm_up(self, voice: Any, tokens: int | None = None) -> float:
         """Speak a throw-away utterance with `voice` so the first real request is not slow.

@@ -84,17 +84,7 @@ def test_graph_decode_matches_eager_decode(tiny_model, clip, mode) -> None:
         voice = _voice(engine, clip)
         engine.renderer.sampler_factory = GreedySampler
         engine.llm.use_cuda_graph = False
-        from cosydesk.engine.synthesis import SegmentInput, prompt_text_for
-
-        feats = voice.features
-        seg = SegmentInput(
-            engine._ids(TEXT),
-            engine._ids(prompt_text_for("zero-shot", voice.transcript, None)),
-            feats.speech_token,
-            feats.speech_token,
-            feats.speech_feat,
-            feats.embedding,
-        )
+        seg = engine.segment_input(TEXT, voice)
         eager = list(engine.renderer.tokens(seg, None))
         engine.llm.use_cuda_graph = True
         graphed = list(engine.renderer.tokens(seg, None))
