@@ -6,6 +6,7 @@ This is the one object the GUI, the CLI and the server hold. It is not thread-sa
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import logging
@@ -64,6 +65,7 @@ class Engine:
     def __init__(self) -> None:
         self._status = EngineStatus(status="unloaded")
         self._frontend: Any = None
+        self._model_status: tuple[Any, EngineStatus] | None = None
 
     # -- loading ----------------------------------------------------------------------------
     @classmethod
@@ -309,7 +311,11 @@ class Engine:
         st = self._status
         if st.status != "ok":
             return memory.card_status(EngineStatus(status=st.status))
-        return memory.engine_status(self)
+        # The model part only changes with these; the CUDA figures are read fresh each time.
+        key = (self.renderer.flow_dtype, self._frontend is not None, self.llm.decode_path)
+        if self._model_status is None or self._model_status[0] != key:
+            self._model_status = (key, memory.model_status(self))
+        return memory.card_status(dataclasses.replace(self._model_status[1]))
 
     def unload(self) -> None:
         """Free the models; GPU memory returns to what it was before loading."""
@@ -317,6 +323,7 @@ class Engine:
             if hasattr(self, name):
                 setattr(self, name, None)
         self._status = EngineStatus(status="unloaded")
+        self._model_status = None
         gc.collect()
         try:
             import torch

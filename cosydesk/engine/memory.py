@@ -106,6 +106,15 @@ def card_status(status: EngineStatus) -> EngineStatus:
 
 def engine_status(engine: Any) -> EngineStatus:
     """The full status of a loaded engine."""
+    return card_status(model_status(engine))
+
+
+def model_status(engine: Any) -> EngineStatus:
+    """What a loaded engine holds and how: everything but the live CUDA figures.
+
+    It walks every tensor of the models, so callers that poll should keep it until the
+    models change (dtype fallback, frontend loaded, decode path captured).
+    """
     quant = engine.quant
     device = engine.device.type
     # The text table is a lookup kept in CPU memory: listed apart, so that "llm" is what the
@@ -149,4 +158,4 @@ def engine_status(engine: Any) -> EngineStatus:
         decode_path=getattr(engine.llm, "decode_path", "eager"),
         warnings=list(quant.notes),
     )
-    return card_status(status)
+    return status
