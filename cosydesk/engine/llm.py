@@ -297,8 +297,8 @@ class CosyVoice3LM(nn.Module):
     def fuse_projections(self) -> None:
         """Merge each layer's q/k/v and gate/up Linear layers into one Linear each.
 
-        The same arithmetic in fewer, larger matmuls: a decode step launches about a fifth fewer
-        kernels. Call it after the weights are loaded (state-dict names change) and before
+        The same arithmetic in fewer, larger matmuls: three projection matmuls per layer instead
+        of five. Call it after the weights are loaded (state-dict names change) and before
         quantising (the merged layers are then quantised as wholes).
         """
         for layer in self.qwen.model.layers:

@@ -242,3 +242,27 @@ def test_the_callers_grad_mode_is_untouched_between_chunks(engine: Engine, voice
         assert not torch.is_inference_mode_enabled()
     finally:
         chunks.close()
+
+
+def test_half_precision_that_gives_nan_falls_back_to_fp32_for_good() -> None:
+    """fp16 only exists on CUDA, so the guard is driven here with two small stand-in modules:
+    a first NaN result converts flow and vocoder to fp32 and the stage runs again."""
+    from cosydesk.engine.synthesis import SegmentRenderer
+
+    flow, hift = torch.nn.Linear(2, 2).half(), torch.nn.Linear(2, 2).half()
+    renderer = SegmentRenderer(
+        None,
+        flow,
+        hift,
+        device=torch.device("cpu"),
+        flow_dtype=torch.float16,
+        sampler_factory=None,
+    )
+    results = iter([torch.tensor([float("nan")]), torch.tensor([0.5])])
+    out = renderer._guarded(lambda: next(results))
+    assert out.tolist() == [0.5]
+    assert renderer.flow_dtype == torch.float32 and renderer.nan_fallbacks == 1
+    assert flow.weight.dtype == torch.float32 and hift.weight.dtype == torch.float32
+    # In fp32 a NaN is not retried (it would be a bug, not a precision problem).
+    assert torch.isnan(renderer._guarded(lambda: torch.tensor([float("nan")]))).all()
+    assert renderer.nan_fallbacks == 1
