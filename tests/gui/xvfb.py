@@ -22,8 +22,12 @@ def private_xvfb() -> Iterator[str]:
         pytest.skip(f"needs {' and '.join(missing)} (Debian: apt install xvfb xdotool)")
     pytest.importorskip("Xlib", reason="needs python-xlib")
     read_end, write_end = os.pipe()
+    # -noreset: by default the server resets when its last client leaves, and a client that
+    # connects during that reset is dropped ("connection reset by peer"). Tests open and close
+    # connections back to back, so that race is real on a slow machine.
+    command = ["Xvfb", "-displayfd", str(write_end), "-noreset", "-nolisten", "tcp"]
     server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-nolisten", "tcp", "-screen", "0", "320x240x24"],
+        [*command, "-screen", "0", "320x240x24"],
         pass_fds=(write_end,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
