@@ -31,6 +31,13 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         default="fp32",
         help="precision of flow and vocoder",
     )
+    p.add_argument(
+        "--text-normalization",
+        choices=("wetext", "basic"),
+        default="wetext",
+        help="how numbers, dates and amounts become words: wetext's grammars as upstream, or "
+        "basic (only digits spelled out)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,7 +133,12 @@ def _options(args: argparse.Namespace):
     else:
         # Quantised kernels on the CPU are slower than plain fp32 there.
         mode = "none" if args.device == "cpu" else _stored_quantization()
-    return EngineOptions(device=args.device, quantization=mode, flow_precision=args.precision)
+    return EngineOptions(
+        device=args.device,
+        quantization=mode,
+        flow_precision=args.precision,
+        text_normalization=args.text_normalization,
+    )
 
 
 def _model_dir(args: argparse.Namespace) -> Path:
@@ -205,7 +217,8 @@ def cmd_say(args: argparse.Namespace) -> int:
     mode = "cross-lingual" if args.cross_lingual else None
 
     def seg_progress(done: int, total: int) -> None:
-        print(f"[{done}/{total}] sentences", file=sys.stderr, flush=True)
+        percent = 100 * done // max(total, 1)
+        print(f"[{percent:3d}%] Spoken {done} of {total} characters", file=sys.stderr, flush=True)
 
     seconds = 0.0
     with WavWriter(args.output, engine.sample_rate, overwrite=args.overwrite) as out:

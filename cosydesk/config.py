@@ -112,6 +112,14 @@ OPTIONS: tuple[Option, ...] = (
         maximum=1440,
     ),
     Option("stream", bool, True, "Start playing while the rest of the text is synthesised."),
+    Option(
+        "text_normalization",
+        str,
+        "wetext",
+        "How numbers, dates, amounts and units become words: wetext's grammars as upstream "
+        "uses them ('$5' is read 'five dollars'), or basic (only bare digits are spelled out).",
+        choices=("wetext", "basic"),
+    ),
     Option("api_enabled", bool, False, "Serve the local HTTP API."),
     Option("api_port", int, 8000, "Port of the local HTTP API.", minimum=1024, maximum=65535),
     Option("api_key", str, "", "Key the local HTTP API asks for; empty means none."),

@@ -24,6 +24,7 @@ from cosydesk.engine.types import EngineOptions, EngineStatus, ProgressFn
 
 log = logging.getLogger(__name__)
 
+# progress(characters of the text covered by what has been spoken, characters in all)
 SegmentProgress = Callable[[int, int], None]
 
 
@@ -122,6 +123,9 @@ class Engine:
 
         step(0.05, "Reading the tokenizer")
         self.tokenizer = CosyTokenizer.from_folder(folder.blank_en)
+        self._rewriters: dict[str, Any] = {}
+        self.text_notes: list[str] = []
+        self._rewriter(options.text_normalization)
 
         step(0.1, "Loading the language model (llm.pt)")
         llm = CosyVoice3LM.from_config(folder.llm_node, folder.qwen_config)
@@ -199,20 +203,48 @@ class Engine:
         """Drop the ONNX sessions; cached voices do not need them."""
         self._frontend = None
 
-    # -- speaking ---------------------------------------------------------------------------
-    def segments(self, text: str) -> list[str]:
-        """The text as the model will speak it: normalised and split into sentences."""
-        from cosydesk.engine.textnorm import normalize
+    # -- text -----------------------------------------------------------------------------
+    def _rewriter(self, name: str | None) -> Any:
+        """The spoken-form rewriter of text normalisation `name` (None: the one loaded with).
 
-        if not text or not text.strip():
-            raise EngineError("There is no text to read: type or paste some text first.")
-        parts = [p for p in normalize(text, self.tokenizer, split=True) if p.strip()]
-        if not parts:
-            raise EngineError(
-                "The text holds nothing that can be spoken (only symbols or spaces): type or "
-                "paste words to read."
-            )
-        return parts
+        A missing wetext falls back to the basic rules, with a note in the status.
+        """
+        from cosydesk.engine.wfst import make_rewriter
+
+        name = name or self.options.text_normalization
+        if name not in self._rewriters:
+            try:
+                self._rewriters[name] = make_rewriter(name)
+            except EngineError as exc:
+                if name != "wetext":
+                    raise
+                log.warning("%s", exc)
+                self.text_notes.append(str(exc))
+                self._rewriters[name] = None
+        return self._rewriters[name]
+
+    @property
+    def text_normalization(self) -> str:
+        """The text normalisation in effect by default: "wetext <version>" or "basic"."""
+        rewriter = self._rewriter(None)
+        return "basic" if rewriter is None else str(rewriter.label)
+
+    def text_chunks(self, text: str, normalization: str | None = None) -> Iterator[Any]:
+        """TextChunks of `text` as the model will speak them, normalised a paragraph at a time.
+
+        Raises NoTextError (an EngineError) at once for empty text, and on the first step for
+        text with nothing to read (only symbols).
+        """
+        from cosydesk.engine.textnorm import iter_chunks
+
+        rewrite = self._rewriter(normalization)
+        return iter_chunks(text, self.tokenizer, rewrite=rewrite)
+
+    def segments(self, text: str, normalization: str | None = None) -> list[str]:
+        """The whole text as the model will speak it: normalised and split into segments."""
+        return [chunk.text for chunk in self.text_chunks(text, normalization)]
+
+    # -- speaking ---------------------------------------------------------------------------
 
     def _ids(self, text: str):
         import torch
@@ -230,11 +262,16 @@ class Engine:
         mode: str | None = None,
         cancel: threading.Event | None = None,
         progress: SegmentProgress | None = None,
+        normalization: str | None = None,
     ) -> Iterator[np.ndarray]:
         """Speak `text` with `voice`; yields float32 mono chunks at `sample_rate`.
 
         `mode` is "zero-shot" (default), "cross-lingual" (the voice's timbre, not its wording),
-        or "instruct" (set when `instruct` is given). Raises Cancelled between chunks.
+        or "instruct" (set when `instruct` is given). The text is normalised a paragraph at a
+        time while earlier ones are spoken, so a book starts as fast as a sentence.
+        `normalization` ("wetext" or "basic") overrides the one the engine was loaded with.
+        `progress(done, total)` counts characters of the text. Raises Cancelled between chunks,
+        NoTextError (an EngineError) when the text holds nothing to read.
         """
         if self._status.status != "ok":
             raise EngineError("The model is not loaded: wait for it to load, or load it again.")
@@ -243,23 +280,37 @@ class Engine:
         mode = mode or ("instruct" if instruct else "zero-shot")
         if mode not in ("zero-shot", "cross-lingual", "instruct"):
             raise EngineError(f"Unknown mode '{mode}': use zero-shot, cross-lingual or instruct.")
-        parts = self.segments(text)
-        for index, part in enumerate(parts):
+        rewrite = self._rewriter(normalization)
+        done = total = 0
+        for part in self.text_chunks(text, normalization):
             if progress is not None:
-                progress(index, len(parts))
-            seg = self.segment_input(part, voice, mode=mode, instruct=instruct)
+                progress(done, part.total)
+            seg = self.segment_input(
+                part.text, voice, mode=mode, instruct=instruct, rewrite=rewrite
+            )
             for chunk in self.renderer.render(seg, stream=stream, speed=speed, cancel=cancel):
                 if chunk.numel():
                     yield chunk.numpy().astype(np.float32, copy=False)
             if cancel is not None and cancel.is_set():
                 raise Cancelled("Stopped.")
-        if progress is not None:
-            progress(len(parts), len(parts))
+            done = part.done
+            total = part.total
+        if progress is not None and total:
+            progress(total, total)
 
     def segment_input(
-        self, text: str, voice: Any, *, mode: str = "zero-shot", instruct: str | None = None
+        self,
+        text: str,
+        voice: Any,
+        *,
+        mode: str = "zero-shot",
+        instruct: str | None = None,
+        rewrite: Any = None,
     ) -> Any:
-        """The models' inputs for one already-normalised segment `text` spoken by `voice`."""
+        """The models' inputs for one already-normalised segment `text` spoken by `voice`.
+
+        The voice's transcript is normalised here, with `rewrite` as the text was.
+        """
         import torch
 
         from cosydesk.engine.synthesis import END_OF_PROMPT, SegmentInput, prompt_text_for
@@ -268,7 +319,7 @@ class Engine:
         feats = voice.features
         prompt = voice.transcript
         if END_OF_PROMPT not in prompt:
-            normalized = normalize(prompt, self.tokenizer, split=False)
+            normalized = normalize(prompt, self.tokenizer, split=False, rewrite=rewrite)
             prompt = normalized[0] if normalized else prompt
         empty = torch.zeros(1, 0, dtype=torch.long)
         return SegmentInput(

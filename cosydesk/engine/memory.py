@@ -156,6 +156,7 @@ def model_status(engine: Any) -> EngineStatus:
         },
         components=components,
         decode_path=getattr(engine.llm, "decode_path", "eager"),
-        warnings=list(quant.notes),
+        text_normalization=engine.text_normalization,
+        warnings=[*quant.notes, *engine.text_notes],
     )
     return status

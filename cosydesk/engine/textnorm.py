@@ -1,7 +1,8 @@
 """Text preparation for CosyVoice3: clean-up, normalisation and splitting into LM-sized chunks.
 
-`normalize` follows what the upstream frontend does when no WFST normaliser (ttsfrd, wetext) is
-installed, so that the model hears what it would hear upstream:
+`normalize` follows what the upstream frontend does, so that the model hears what it would hear
+upstream. Given a `rewrite` (wetext's grammars, see `wfst`), numbers, dates, amounts and units are
+first put in spoken form, as upstream does with wetext installed; then, or without one:
 
 * text holding both "<|" and "|>" (a prompt with control strings) is taken verbatim;
 * text with a CJK ideograph is "Chinese": newlines and spaces next to non-ASCII characters go,
@@ -110,6 +111,7 @@ def normalize(
     split: bool = True,
     *,
     lang_hint: Lang | None = None,
+    rewrite: Callable[[str, str], str] | None = None,
 ) -> list[str]:
     """The text as CosyVoice3 should read it (see the module docstring for the rules).
 
@@ -118,7 +120,8 @@ def normalize(
     whole normalised text, unsplit (what upstream uses for prompt transcripts). Returns [] when
     nothing is left to read. `lang_hint` forces the Chinese ("zh") or English ("en") rules
     instead of guessing from the script. Token counts need `tokenizer`; without one they are
-    estimated, so chunk boundaries of English text may then differ from upstream's.
+    estimated, so chunk boundaries of English text may then differ from upstream's. `rewrite`
+    (text, lang) -> text runs first, as upstream runs wetext.
     """
     if lang_hint not in (None, "zh", "en"):
         raise ValueError(f"lang_hint must be 'zh', 'en' or None, not {lang_hint!r}")
@@ -130,6 +133,8 @@ def normalize(
         return _cap(text, count) if text.strip() else []
     text = text.strip()
     lang: Lang = lang_hint or ("zh" if contains_cjk(text) else "en")
+    if rewrite is not None and text:
+        text = rewrite(text, lang).strip()
     text = _clean_chinese(text) if lang == "zh" else spell_out_numbers(text)
     if not text:
         return []
@@ -143,27 +148,34 @@ def normalize(
 
 
 def iter_chunks(
-    text: str, tokenizer: CosyTokenizer | None = None, *, lang_hint: Lang | None = None
+    text: str,
+    tokenizer: CosyTokenizer | None = None,
+    *,
+    lang_hint: Lang | None = None,
+    rewrite: Callable[[str, str], str] | None = None,
 ) -> Iterator[TextChunk]:
     """Chunks of a text of any length, normalised a paragraph (at most BLOCK_CHARS) at a time.
 
     Raises NoTextError at once when the text is empty; the iterator raises it on its first step
     when the text turns out to hold no letter or digit. Chunks without any letter or digit are
     skipped; otherwise text shorter than BLOCK_CHARS without blank lines gives exactly
-    `normalize(text)`, and paragraphs (blank-line separated) never share a chunk.
+    `normalize(text)`, and paragraphs (blank-line separated) never share a chunk. Normalising
+    block by block means the first chunk of a book is ready as soon as its first paragraph is.
     """
     source = prepare_text(text)
-    return _chunk_stream(source, tokenizer, lang_hint)
+    return _chunk_stream(source, tokenizer, lang_hint, rewrite)
 
 
 def _chunk_stream(
-    source: str, tokenizer: CosyTokenizer | None, lang: Lang | None
+    source: str,
+    tokenizer: CosyTokenizer | None,
+    lang: Lang | None,
+    rewrite: Callable[[str, str], str] | None,
 ) -> Iterator[TextChunk]:
     index = 0
     for start, end in _blocks(source):
-        parts = [
-            p for p in normalize(source[start:end], tokenizer, lang_hint=lang) if _has_words(p)
-        ]
+        block = normalize(source[start:end], tokenizer, lang_hint=lang, rewrite=rewrite)
+        parts = [p for p in block if _has_words(p)]
         covered = list(itertools.accumulate(len(part) for part in parts))
         for part, upto in zip(parts, covered, strict=True):
             done = start + round((end - start) * upto / covered[-1])

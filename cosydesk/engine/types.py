@@ -29,6 +29,9 @@ class EngineOptions:
     # prompt is built) or "gpu" (for comparison; costs ~260 MiB in bf16).
     text_table: str = "cpu"
     use_cuda_graph: bool = True
+    # How numbers, dates and amounts become words: "wetext" (upstream's grammars, when the
+    # package is installed) or "basic" (digits spelled out; what the parity fixtures used).
+    text_normalization: str = "wetext"
 
 
 @dataclass
@@ -73,6 +76,7 @@ class EngineStatus:
     card_total: int | None = None
     card_name: str | None = None
     decode_path: str = "eager"  # "cuda-graph" or "eager"
+    text_normalization: str = ""  # "wetext <version>" or "basic"
     warnings: list[str] = field(default_factory=list)
 
     @property

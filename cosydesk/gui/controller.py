@@ -45,7 +45,7 @@ class Controller(QObject):
     state_changed = Signal(str, str)  # state (see above), a detail for a person
     engine_status = Signal(object)  # EngineStatus
     load_progress = Signal(float, str)
-    speech_progress = Signal(int, int)  # sentences done, sentences in all, for what is spoken
+    speech_progress = Signal(int, int)  # characters done, characters in all, of what is spoken
     error = Signal(str)  # something a person should read
     # Every job's outcome, for dialogs that wait on their own job id (saves, new voices).
     job_progress = Signal(int, int, int)
@@ -137,6 +137,8 @@ class Controller(QObject):
             quantization=str(self._setting("quantization")),
             flow_precision=str(self._setting("flow_precision")),
             int8_threshold=float(self._setting("int8_threshold")),
+            # Spoken requests pass the current setting, so changing it needs no reload.
+            text_normalization=str(self._setting("text_normalization")),
         )
 
     def load(self) -> int | None:
@@ -219,6 +221,7 @@ class Controller(QObject):
             voice or self._setting("default_voice") or None,
             speed=float(self._setting("speed")),
             stream=bool(self._setting("stream")),
+            normalization=str(self._setting("text_normalization")),
             **extra,
         )
 

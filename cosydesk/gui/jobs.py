@@ -52,6 +52,7 @@ class SpeechJob:
     speed: float = 1.0
     stream: bool = True
     instruct: str | None = None
+    normalization: str | None = None  # "wetext" or "basic"; None: the engine's default
     path: Path | None = None
     overwrite: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)

@@ -28,6 +28,8 @@ from cosydesk.gui.status_bar import StatusBar
 
 log = logging.getLogger(__name__)
 
+# Texts shorter than this (characters) get no progress bar: they are over before it would help.
+PROGRESS_FROM_CHARS = 300
 PLACEHOLDER = "Type or paste the text to read aloud, then press Speak (Ctrl+Enter)."
 
 
@@ -91,7 +93,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.editor, 1)
 
         self.progress = QProgressBar()
-        self.progress.setFormat("Sentence %v of %m")
+        self.progress.setFormat("%p%")
         self.progress.hide()
         layout.addWidget(self.progress)
 
@@ -212,11 +214,10 @@ class MainWindow(QMainWindow):
 
     @Slot(int, int)
     def _on_speech_progress(self, done: int, total: int) -> None:
-        if total <= 1:
-            self.progress.hide()
+        if total < PROGRESS_FROM_CHARS:
             return
         self.progress.setRange(0, total)
-        self.progress.setValue(min(done + 1, total) if done < total else total)
+        self.progress.setValue(min(done, total))
         self.progress.show()
 
     @Slot(str, str)
@@ -293,8 +294,8 @@ class MainWindow(QMainWindow):
         dialog, path = entry
         dialog.setMaximum(max(total, 1))
         dialog.setValue(min(done, total))
-        sentence = min(done + 1, total)
-        dialog.setLabelText(f"Saving speech to {path.name}: sentence {sentence} of {total}")
+        percent = 100 * min(done, total) // max(total, 1)
+        dialog.setLabelText(f"Saving speech to {path.name}: {percent}% done")
 
     def _end_save(self, job_id: int) -> Path | None:
         entry = self._save_dialogs.pop(job_id, None)

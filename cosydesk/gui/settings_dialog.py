@@ -43,6 +43,10 @@ PRECISION_LABELS = {
     "bf16": "bf16 (half the memory; needs a recent GPU)",
     "fp16": "fp16 (guarded against silent audio)",
 }
+NORMALIZATION_LABELS = {
+    "wetext": "Full: numbers, dates, amounts and units (wetext)",
+    "basic": "Basic: only digits are spelled out",
+}
 DEVICE_LABELS = {"auto": "Automatic (GPU when present)", "cuda": "CUDA GPU", "cpu": "CPU"}
 
 
@@ -193,6 +197,12 @@ class SettingsDialog(QDialog):
         self._add(form, "speed", "&Speed:", _Field(speed, speed.value, speed.setValue))
         stream = QCheckBox("Start playing before the whole text is rendered")
         self._add(form, "stream", "Streaming:", _Field(stream, stream.isChecked, stream.setChecked))
+        self._add(
+            form,
+            "text_normalization",
+            "&Reading numbers:",
+            self._combo_field(NORMALIZATION_LABELS),
+        )
         output = QComboBox()
         output.addItem("System default", "")
         self.output_note = ""

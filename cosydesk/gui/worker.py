@@ -251,6 +251,7 @@ class Worker(QObject):
             instruct=job.instruct,
             cancel=job.cancel,
             progress=progress,
+            normalization=job.normalization,
         )
         if job.path is None:
             for chunk in self._until_cancelled(chunks, job.cancel):

@@ -138,23 +138,16 @@ def _speech_work(
     """The job's work on the model thread: prepare the voice, speak, pass chunks to `sink`."""
 
     def work(engine: Any, job: Job) -> int:
-        try:
-            segments = engine.segments(req.input)
-        except EngineError as exc:
-            raise BadInput(str(exc)) from exc
-        job.detail.update(
-            segments_total=len(segments),
-            segments_done=0,
-            audio_seconds=0.0,
-            sample_rate=int(engine.sample_rate),
-        )
+        from cosydesk.engine.textnorm import NoTextError
+
+        job.detail.update(audio_seconds=0.0, sample_rate=int(engine.sample_rate))
         voice = service.library.get(voice_name, engine)
 
         def progress(done: int, total: int) -> None:
-            job.detail.update(segments_done=done, segments_total=total)
+            job.detail.update(chars_done=done, chars_total=total)
 
         samples = 0
-        for chunk in engine.synthesize(
+        chunks = engine.synthesize(
             req.input,
             voice,
             stream=stream,
@@ -162,12 +155,16 @@ def _speech_work(
             instruct=req.instructions or None,
             cancel=job.cancel,
             progress=progress,
-        ):
-            samples += len(chunk)
-            job.detail["audio_seconds"] = samples / engine.sample_rate
-            sink(chunk)
-            if job.cancel.is_set():
-                raise Cancelled("The client went away.")
+        )
+        try:
+            for chunk in chunks:
+                samples += len(chunk)
+                job.detail["audio_seconds"] = samples / engine.sample_rate
+                sink(chunk)
+                if job.cancel.is_set():
+                    raise Cancelled("The client went away.")
+        except NoTextError as exc:  # found before any audio: the request is at fault
+            raise BadInput(str(exc)) from exc
         return samples
 
     return work

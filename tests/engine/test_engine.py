@@ -4,6 +4,7 @@ the checks `synthesize` makes before speaking, warm-up and unloading."""
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,7 +145,7 @@ def test_releasing_the_frontend_does_not_stop_new_voices(engine: Engine, tmp_pat
     [
         ("", "There is no text to read"),
         ("   \n\t ", "There is no text to read"),
-        ("...", "nothing that can be spoken"),
+        ("...", "nothing to read aloud"),
     ],
 )
 def test_text_without_words_is_refused_with_a_sentence(engine, voice, text, message) -> None:
@@ -179,6 +180,54 @@ def test_warm_up_speaks_and_gives_the_sampler_back(engine: Engine, voice: Voice)
     seconds = engine.warm_up(voice, tokens=30)
     assert seconds > 0
     assert engine.renderer.sampler_factory is factory
+
+
+# -- text normalisation -------------------------------------------------------------------------
+
+
+def test_amounts_are_read_as_upstream_reads_them_with_wetext(engine: Engine) -> None:
+    pytest.importorskip("wetext", reason="wetext is not installed (pip install wetext)")
+    assert engine.status().text_normalization.startswith("wetext ")
+    assert engine.segments("It costs $5 a day.") == ["It costs five dollars a day."]
+    assert engine.segments("It costs $5 a day.", normalization="basic") == ["It costs $five a day."]
+    with pytest.raises(EngineError, match="Unknown text normalisation"):
+        engine.segments("Hello.", normalization="loud")
+
+
+def test_without_wetext_the_basic_rules_read_the_text_and_the_status_says_why(
+    tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "wetext", None)  # what `import wetext` sees when absent
+    engine = Engine.load(tiny_model, EngineOptions(device="cpu", quantization="none"))
+    try:
+        status = engine.status()
+        assert status.text_normalization == "basic"
+        assert any("pip install wetext" in warning for warning in status.warnings)
+        assert engine.segments("It costs $5 a day.") == ["It costs $five a day."]
+    finally:
+        engine.unload()
+
+
+def test_a_long_text_starts_without_normalising_all_of_it(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("wetext", reason="wetext is not installed (pip install wetext)")
+    real = engine._rewriter("wetext")
+    passages: list[str] = []
+
+    def counting(text: str, lang: str) -> str:
+        passages.append(text)
+        return real(text, lang)
+
+    monkeypatch.setitem(engine._rewriters, "wetext", counting)
+    paragraph = "On 3 May 2024 we paid $5 for 12 apples. " * 40
+    book = "\n\n".join([paragraph] * 500)  # 800 kB
+    chunks = engine.text_chunks(book, "wetext")
+    first = next(chunks)
+    assert first.index == 0 and first.fraction < 0.01
+    assert "five dollars" in first.text
+    # Only the first paragraph went through the grammars before the first chunk was ready.
+    assert sum(len(p) for p in passages) < 2 * len(paragraph)
 
 
 # -- unloading ----------------------------------------------------------------------------------

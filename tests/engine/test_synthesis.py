@@ -144,7 +144,7 @@ def test_cancel_from_the_progress_callback_stops_before_any_audio(engine: Engine
         ):
             audio.append(chunk)
     assert audio == []
-    assert seen == [(0, 1)]
+    assert seen == [(0, len("Hello world."))]
     assert sampler.calls == 0
 
 
@@ -173,9 +173,13 @@ def test_a_long_text_is_spoken_sentence_by_sentence_with_progress(engine: Engine
     chunks = list(
         engine.synthesize(text, voices[75], stream=False, progress=lambda d, t: seen.append((d, t)))
     )
-    total = len(parts)
-    assert seen == [(i, total) for i in range(total + 1)]
-    assert _sizes(chunks) == [12 * SAMPLES_PER_TOKEN] * total
+    # Progress counts characters: one report before each part, one at the end.
+    assert len(seen) == len(parts) + 1
+    assert seen[0] == (0, len(text)) and seen[-1] == (len(text), len(text))
+    done = [d for d, _ in seen]
+    assert done == sorted(set(done))  # strictly growing
+    assert {t for _, t in seen} == {len(text)}
+    assert _sizes(chunks) == [12 * SAMPLES_PER_TOKEN] * len(parts)
 
 
 def _spy_on_the_llm(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[dict]:

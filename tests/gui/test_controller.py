@@ -126,6 +126,31 @@ def test_a_new_int8_threshold_reloads_the_model_with_it(qtbot: QtBot, ready) -> 
         pass
 
 
+def test_the_reading_of_numbers_changes_without_a_reload(
+    qtbot: QtBot, ready, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("wetext", reason="wetext is not installed (pip install wetext)")
+    engine = ready.worker.current_engine()
+    heard: list[str] = []
+    real = engine.segment_input
+
+    def spy(text: str, *args, **kwargs):
+        heard.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "segment_input", spy)
+    states: list[str] = []
+    ready.state_changed.connect(lambda s, _d: states.append(s))
+    for setting in ("wetext", "basic"):
+        ready.settings.set("text_normalization", setting)
+        with qtbot.waitSignal(ready.job_finished, timeout=60000):
+            ready.speak("It costs $5.")
+        ready.stop()
+    assert heard == ["It costs five dollars.", "It costs $five."]
+    assert "loading" not in states
+    assert ready.worker.current_engine() is engine
+
+
 def test_a_bad_environment_variable_is_shown_as_an_error(
     qtbot: QtBot, make_controller, use_model, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -98,10 +98,21 @@ def test_speak_plays_and_stop_ends_it(qtbot: QtBot, window: MainWindow, sd) -> N
         qtbot.mouseClick(window.speak_button, Qt.MouseButton.LeftButton)
     assert window.stop_button.isEnabled() and window.pause_button.isEnabled()
     assert "Speaking" in window.status.state_label.text()
+    # A text this long shows how much of it has been read, growing as it goes.
+    assert window.progress.isVisible() and window.progress.maximum() == len(LONG_TEXT)
+    qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=60000)
     with qtbot.waitSignal(controller.state_changed, check_params_cb=_is("ready")):
         qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
     assert sd.streams[-1].aborted
     assert not window.stop_button.isEnabled()
+
+
+def test_a_sentence_or_two_shows_no_progress_bar(qtbot: QtBot, window: MainWindow) -> None:
+    qtbot.keyClicks(window.editor, "Hello there. How are you?")
+    with qtbot.waitSignal(window.controller.speech_progress, timeout=60000):
+        qtbot.mouseClick(window.speak_button, Qt.MouseButton.LeftButton)
+    assert not window.progress.isVisible()
+    window.controller.stop()
 
 
 def test_pause_button_becomes_resume(qtbot: QtBot, window: MainWindow) -> None:

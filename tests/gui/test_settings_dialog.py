@@ -59,6 +59,15 @@ def test_apply_stores_saves_and_announces_a_new_quantisation(qtbot: QtBot, setti
     assert not dialog.isVisible()
 
 
+def test_the_reading_of_numbers_is_a_choice_that_is_saved(qtbot: QtBot, settings) -> None:
+    dialog = _dialog(qtbot, settings)
+    field = dialog.fields["text_normalization"]
+    assert field.get() == "wetext" and "dates, amounts" in field.widget.currentText()
+    _choose(field.widget, "basic")
+    _click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert _stored(settings)["text_normalization"] == "basic"
+
+
 def test_cancel_changes_nothing(qtbot: QtBot, settings) -> None:
     dialog = _dialog(qtbot, settings)
     _choose(dialog.fields["device"].widget, "cpu")

@@ -143,7 +143,7 @@ def test_speed_is_accepted_within_the_engine_range(serve):
         ({"input": "Hi.", "model": "whisper-1"}, 404, "not served here"),
         ({"input": "Hi.", "stream_format": "sse"}, 400, "stream_format"),
         ({"voice": NARRATOR}, 400, "input: Field required"),
-        ({"input": "...", "voice": NARRATOR}, 400, "nothing that can be spoken"),
+        ({"input": "...", "voice": NARRATOR}, 400, "nothing to read aloud"),
     ],
 )
 def test_bad_requests_get_a_sentence_in_openai_shape(serve, body, status, words):

@@ -87,7 +87,7 @@ def test_client_that_disconnects_mid_stream_stops_the_engine(serve, long_text):
     assert served.service.queue.wait_finished(2, timeout=60)
     record = served.service.queue.records()[-1]
     assert record.kind == "speech" and record.outcome == "cancelled"
-    assert record.detail["segments_done"] < record.detail["segments_total"]
+    assert record.detail["chars_done"] < record.detail["chars_total"]
     # The model is free again at once.
     after = httpx.post(
         f"{served.api}/audio/speech",
@@ -113,7 +113,7 @@ def test_client_that_gives_up_while_queued_is_never_synthesised(serve):
     gate.set()
     assert queue.wait_finished(3, timeout=30)
     record = queue.records()[-1]
-    assert record.outcome == "cancelled" and "segments_total" not in record.detail
+    assert record.outcome == "cancelled" and "chars_total" not in record.detail
 
 
 def test_full_queue_refuses_at_once_and_stop_cancels_what_waits():
