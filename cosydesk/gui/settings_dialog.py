@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -203,6 +204,12 @@ class SettingsDialog(QDialog):
             "&Reading numbers:",
             self._combo_field(NORMALIZATION_LABELS),
         )
+        reading = self.fields["text_normalization"].note
+        if importlib.util.find_spec("wetext") is None and reading is not None:
+            reading.setText(
+                "wetext is not installed, so the basic rules are used: pip install wetext"
+            )
+            reading.show()
         output = QComboBox()
         output.addItem("System default", "")
         self.output_note = ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,15 @@ def test_the_reading_of_numbers_is_a_choice_that_is_saved(qtbot: QtBot, settings
     _choose(field.widget, "basic")
     _click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
     assert _stored(settings)["text_normalization"] == "basic"
+
+
+def test_without_wetext_the_reading_choice_says_how_to_install_it(
+    qtbot: QtBot, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "wetext", None)  # find_spec sees it as absent
+    dialog = _dialog(qtbot, settings)
+    note = dialog.fields["text_normalization"].note
+    assert note is not None and note.isVisible() and "pip install wetext" in note.text()
 
 
 def test_cancel_changes_nothing(qtbot: QtBot, settings) -> None:
