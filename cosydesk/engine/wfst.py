@@ -4,7 +4,8 @@ Upstream's frontend runs wetext (weighted finite-state grammars from WeTextProce
 text before its own clean-up when the package is installed, which its requirements make the
 usual case: "$5 on 3 May" reaches the model as "five dollars on the third of may". Without it,
 only bare digits are spelled out (see `textnorm`). The parity fixtures were made without it,
-so parity runs with normalisation "basic".
+so parity runs with normalisation "basic". Unlike upstream, Japanese text (kana present) is not
+given to the Chinese grammar, which would read its numbers in Chinese.
 
 The grammars ship inside the wetext wheel; nothing is downloaded and nothing in the model
 folder is involved.
@@ -42,6 +43,8 @@ _ONE_THOUSAND_AND = re.compile(r"(?<![\w,.¥])([$£€]?)1,(\d{3})(?![\d,]|\.\d|
 _ESCAPED = re.compile(r'\\(["\\])')
 _CURRENCY = {"$": " dollars", "£": " pounds", "€": " euros", "": ""}
 _DECADE = re.compile(r"\b(1[1-9]\d0|20[1-9]0)s\b")
+
+_KANA = re.compile("[\u3040-\u30ff]")
 
 Rewriter = Callable[[str, str], str]
 
@@ -85,6 +88,10 @@ class WeTextRewriter:
     def __call__(self, text: str, lang: str) -> str:
         if lang not in ("zh", "en"):
             raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
+        if lang == "zh" and _KANA.search(text):
+            # Japanese: the Chinese grammar would give its numbers Chinese readings
+            # ("2024年" -> "二零二四年"); the model reads the digits better itself.
+            return text
         normalizer = self._normalizer(lang)
         if lang == "en":
             text = _repair_english(text)

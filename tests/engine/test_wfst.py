@@ -48,6 +48,13 @@ def test_misreadings_of_the_english_grammar_are_put_right(
     assert wetext(text, "en").startswith(spoken)
 
 
+def test_japanese_keeps_its_digits_rather_than_get_chinese_readings(
+    wetext: WeTextRewriter,
+) -> None:
+    text = "2024年3月5日に東京で会いましょう。"  # kanji send it down the Chinese path
+    assert wetext(text, "zh") == text
+
+
 def test_tags_line_breaks_and_spacing_pass_through(wetext: WeTextRewriter) -> None:
     text = "Say [AH0] 5 times.\n\nThen  wait 2 days <|endofprompt|> ok."
     spoken = wetext(text, "en")
