@@ -98,6 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
     parity.add_argument("-v", "--verbose", action="store_true", help="one line per array")
     parity.add_argument("--stage", action="append", help="run only this stage (repeatable)")
 
+    download = sub.add_parser(
+        "download", help="download the model folder from Hugging Face (HF_ENDPOINT: a mirror)"
+    )
+    download.add_argument(
+        "folder",
+        type=Path,
+        nargs="?",
+        help="where to put it (default: the models folder under cosydesk's data folder)",
+    )
+
     serve = sub.add_parser("serve", help="serve an OpenAI-style speech API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -238,6 +248,37 @@ def cmd_say(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_download(folder: Path | None) -> int:
+    """Fetch the model folder; the settings point at it when they name no model yet."""
+    from cosydesk.config import Settings, default_model_dir
+    from cosydesk.download import ModelDownload
+
+    dest = folder or default_model_dir()
+    shown: list[tuple[int, str]] = []
+
+    def progress(done: int, total: int, message: str) -> None:
+        percent = 100 * done // max(total, 1)
+        if not shown or shown[-1] != (percent, message):  # one line per percent and file
+            shown.append((percent, message))
+            print(
+                f"[{percent:3d}%] {message} ({done / 1e9:.2f} of {total / 1e9:.2f} GB)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    ModelDownload(dest).run(progress)
+    print(f"The model is in {dest}", file=sys.stderr)
+    try:
+        settings = Settings.load()
+        if not settings.get("model_dir"):
+            settings.set("model_dir", str(dest))
+            settings.save()
+            print("cosydesk will use it from now on.", file=sys.stderr)
+    except OSError as exc:
+        print(f"Could not save the settings ({exc}); pass --model {dest}.", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_action(action: str) -> int:
     from cosydesk.gui.single_instance import send_to_running
 
@@ -270,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             from cosydesk.bench import run_bench
 
             return run_bench(args)
+        if args.command == "download":
+            return cmd_download(args.folder)
         if args.command == "serve":
             from cosydesk.server import run_server
 

@@ -151,6 +151,13 @@ def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+def default_model_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where `cosydesk download` puts the model folder unless told otherwise."""
+    from cosydesk.engine.modelfolder import MODEL_NAME
+
+    return data_dir(environ) / "models" / MODEL_NAME
+
+
 def log_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """The log folder: <COSYDESK_DATA_DIR>/logs if that is set, else the platform's. Not created."""
     if environ.get("COSYDESK_DATA_DIR"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,20 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from cosydesk.engine.tinymodel import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "Fun-CosyVoice3-0.5B-2512")
+
+
+@pytest.fixture
+def hub(tiny_model: Path, tmp_path: Path) -> Iterator:
+    """The tiny model folder served as the official hub repository, plus files cosydesk skips."""
+    import shutil
+
+    from cosydesk.engine.modelfolder import MODEL_ID
+    from tests.fake_hub import UNWANTED, fake_hub
+
+    repo = tmp_path / "repo"
+    shutil.copytree(tiny_model, repo)
+    for name in UNWANTED:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_bytes(b"not needed " * 500)
+    with fake_hub(repo, MODEL_ID) as served:
+        yield served

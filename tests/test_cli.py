@@ -215,3 +215,30 @@ def test_python_m_cosydesk_say_runs_the_same_command(tiny_model, prompt_wav, tmp
     info = soundfile.info(out)
     assert (info.samplerate, info.channels) == (SR, 1)
     assert "Ready" in done.stderr and "Wrote" in done.stderr
+
+
+def test_download_fetches_the_model_and_points_the_settings_at_it(
+    hub, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cosydesk.config import Settings, default_model_dir
+
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    assert cli.main(["download"]) == cli.EXIT_OK
+    dest = default_model_dir()
+    open_model_folder(dest)
+    assert Settings.load().get("model_dir") == str(dest)
+    err = capsys.readouterr().err
+    assert "[100%] Downloaded" in err and f"The model is in {dest}" in err
+
+
+def test_download_without_the_network_exits_with_a_sentence(
+    capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    assert cli.main(["download", str(tmp_path / "m")]) == cli.EXIT_ERROR
+    assert "Could not reach" in capsys.readouterr().err

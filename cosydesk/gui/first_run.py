@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QProgressDialog,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -26,12 +28,26 @@ log = logging.getLogger(__name__)
 
 INTRO = (
     "<b>Welcome to cosydesk.</b><br>It reads text aloud with the CosyVoice3 model on your own "
-    "computer. Choose the folder where you downloaded the model; nothing is sent anywhere."
+    "computer. Choose the folder where you downloaded the model, or let cosydesk download it "
+    "for you; your texts never leave this computer."
 )
 
 
+class _DownloadSignals(QObject):
+    """Carries the download thread's news into the Qt main thread (queued connections)."""
+
+    progress = Signal(object, object, str)  # bytes done, bytes in all (beyond 32 bits), what
+    finished = Signal(str, str)  # outcome ("done", "cancelled", "failed"), sentence
+
+
 class FirstRunDialog(QDialog):
-    """Asks for the model folder; OK only once the folder passes the engine's check."""
+    """Asks for the model folder; OK only once the folder passes the engine's check.
+
+    It can also download the folder (from Hugging Face, or the mirror in HF_ENDPOINT) into
+    cosydesk's data folder, with progress and a Cancel that keeps what arrived for next time.
+    """
+
+    download_finished = Signal(str)  # "done", "cancelled" or "failed"
 
     def __init__(self, settings: Any, parent: QWidget | None = None) -> None:
         from cosydesk.engine.modelfolder import describe_expected
@@ -60,6 +76,23 @@ class FirstRunDialog(QDialog):
         row.addWidget(self.path_edit, 1)
         row.addWidget(self.browse_button)
         layout.addLayout(row)
+
+        self.download_button = QPushButton(
+            "&Download it for me (several GB; the exact size shows as it starts)"
+        )
+        self.download_button.setToolTip(
+            "Fetch the model folder from Hugging Face (HF_ENDPOINT names a mirror); "
+            "a stopped download resumes where it stopped."
+        )
+        self.download_button.clicked.connect(self.start_download)
+        layout.addWidget(self.download_button)
+        self._download_cancel: threading.Event | None = None
+        self._download_thread: threading.Thread | None = None
+        self._download_dest: Path | None = None
+        self.download_progress: QProgressDialog | None = None
+        self._signals = _DownloadSignals(self)
+        self._signals.progress.connect(self._on_download_progress)
+        self._signals.finished.connect(self._on_download_finished)
 
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
@@ -118,6 +151,84 @@ class FirstRunDialog(QDialog):
         if folder:
             self.path_edit.setText(folder)
             self.check()
+
+    # -- downloading --------------------------------------------------------------------------
+    @Slot()
+    def start_download(self) -> None:
+        """Download the model folder in a background thread, showing progress."""
+        from cosydesk.config import default_model_dir
+        from cosydesk.download import ModelDownload
+
+        if self._download_thread is not None:
+            return
+        dest = default_model_dir()
+        self._download_dest = dest
+        cancel = threading.Event()
+        self._download_cancel = cancel
+        progress = QProgressDialog(f"Asking for the file list of {dest.name}...", "Cancel", 0, 1000)
+        progress.setWindowTitle("Downloading the model")
+        progress.setMinimumDuration(0)
+        progress.setAutoClose(False)
+        progress.setAutoReset(False)
+        progress.canceled.connect(self.cancel_download)
+        self.download_progress = progress
+        self.download_button.setEnabled(False)
+        signals = self._signals
+
+        def work() -> None:
+            from cosydesk.engine.errors import Cancelled, EngineError
+
+            try:
+                ModelDownload(dest).run(signals.progress.emit, cancel)
+            except Cancelled:
+                signals.finished.emit(
+                    "cancelled", "The download was stopped; press Download to resume it."
+                )
+            except EngineError as exc:
+                signals.finished.emit("failed", str(exc))
+            except Exception as exc:  # the thread must always report back
+                log.exception("The model download failed")
+                signals.finished.emit("failed", f"The download failed: {exc}")
+            else:
+                signals.finished.emit("done", "")
+
+        self._download_thread = threading.Thread(target=work, name="model-download", daemon=True)
+        self._download_thread.start()
+
+    @Slot()
+    def cancel_download(self) -> None:
+        if self._download_cancel is not None:
+            self._download_cancel.set()
+
+    @Slot(object, object, str)
+    def _on_download_progress(self, done: int, total: int, message: str) -> None:
+        if self.download_progress is None:
+            return
+        self.download_progress.setValue(int(1000 * done / max(total, 1)))
+        self.download_progress.setLabelText(f"{message}\n{done / 1e9:.2f} of {total / 1e9:.2f} GB")
+
+    @Slot(str, str)
+    def _on_download_finished(self, outcome: str, message: str) -> None:
+        if self._download_thread is not None:
+            self._download_thread.join()
+        self._download_thread = None
+        self._download_cancel = None
+        if self.download_progress is not None:
+            self.download_progress.close()
+            self.download_progress.deleteLater()
+            self.download_progress = None
+        self.download_button.setEnabled(True)
+        if outcome == "done" and self._download_dest is not None:
+            self.path_edit.setText(str(self._download_dest))
+            self.check()
+        else:
+            self._show(False, message, error=outcome == "failed")
+        self.download_finished.emit(outcome)
+
+    def reject(self) -> None:
+        """Later (or closing) stops a download under way; what arrived is kept."""
+        self.cancel_download()
+        super().reject()
 
     def accept(self) -> None:
         """Store the folder (and that the first run is done) only if it passes the check now."""

@@ -73,3 +73,57 @@ def test_later_stores_nothing(qtbot: QtBot, dialog: FirstRunDialog, settings) ->
     qtbot.mouseClick(dialog.later_button, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()
     assert settings.get("model_dir") == "" and not Path(settings.path).exists()
+
+
+def _finished(outcome: str):
+    return lambda got: got == outcome
+
+
+def test_download_fetches_the_model_and_offers_it(
+    qtbot: QtBot, dialog: FirstRunDialog, hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cosydesk.config import default_model_dir
+
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    with qtbot.waitSignal(
+        dialog.download_finished, timeout=60000, check_params_cb=_finished("done")
+    ):
+        qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
+        assert dialog.download_progress is not None and not dialog.download_button.isEnabled()
+    assert dialog.path_edit.text() == str(default_model_dir())
+    assert dialog.ok_button.isEnabled()
+    assert "This is a CosyVoice3 model folder" in dialog.result_label.text()
+    assert dialog.download_progress is None and dialog.download_button.isEnabled()
+
+
+def test_a_cancelled_download_says_it_resumes_and_does(
+    qtbot: QtBot, dialog: FirstRunDialog, hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    with qtbot.waitSignal(dialog.download_finished, timeout=60000) as blocker:
+        dialog.start_download()
+        dialog.cancel_download()
+    assert blocker.args == ["cancelled"]
+    assert "resume" in dialog.result_label.text() and not dialog.ok_button.isEnabled()
+    with qtbot.waitSignal(
+        dialog.download_finished, timeout=60000, check_params_cb=_finished("done")
+    ):
+        qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
+    assert dialog.ok_button.isEnabled()
+
+
+def test_a_failed_download_explains_itself(
+    qtbot: QtBot, dialog: FirstRunDialog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    with qtbot.waitSignal(
+        dialog.download_finished, timeout=60000, check_params_cb=_finished("failed")
+    ):
+        qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
+    assert "Could not reach" in dialog.result_label.text()
+    assert dialog.download_button.isEnabled() and not dialog.ok_button.isEnabled()
