@@ -61,6 +61,8 @@ _ATOM = re.compile(r"<\|[^|]{0,40}\|>|\[[^\[\]\s]{1,24}\]|</?[a-z]{1,16}>|.", re
 _ROUGH_TOKEN = re.compile(r"\w+|[^\w\s]")
 # Blank lines separate paragraphs; a sentence end followed by space is a safe place to cut.
 _PARAGRAPH_GAP = re.compile(r"\n[^\S\n]*\n\s*")
+# Where a chunk may end in the source: after a sentence or clause mark (and a closing quote).
+_CUT_MARK = re.compile(r"[.?!;:。？！；：、][\"”]?")
 _SENTENCE_END = re.compile(r"[.!?;][\"”]?(?=\s)|[。！？；][\"”]?")
 _LAST_SPACE = re.compile(r"\s+(?=\S*$)")
 # C0/C1 controls other than tab and newline, the byte-order mark and lone surrogates.
@@ -177,8 +179,14 @@ def _chunk_stream(
         block = normalize(source[start:end], tokenizer, lang_hint=lang, rewrite=rewrite)
         parts = [p for p in block if _has_words(p)]
         covered = list(itertools.accumulate(len(part) for part in parts))
+        # Chunks end at sentence marks, so each end is put on the mark of the source nearest
+        # to where the normalised lengths place it (numbers written out stretch the text).
+        marks = [m.end() for m in _CUT_MARK.finditer(source, start, end)]
+        last = start
         for part, upto in zip(parts, covered, strict=True):
-            done = start + round((end - start) * upto / covered[-1])
+            guess = start + round((end - start) * upto / covered[-1])
+            done = end if upto == covered[-1] else _nearest(marks, guess, last, end)
+            last = done
             yield TextChunk(index=index, text=part, done=done, total=len(source))
             index += 1
     if index == 0:
@@ -186,6 +194,14 @@ def _chunk_stream(
             "The text holds only punctuation or symbols, so there is nothing to read aloud:"
             " type or paste some words first."
         )
+
+
+def _nearest(marks: list[int], guess: int, low: int, high: int) -> int:
+    """The mark in (low, high] closest to `guess`; `guess` itself, bounded, if there is none."""
+    inside = [m for m in marks if low < m <= high]
+    if not inside:
+        return min(max(guess, low), high)
+    return min(inside, key=lambda m: abs(m - guess))
 
 
 def _blocks(source: str) -> Iterator[tuple[int, int]]:

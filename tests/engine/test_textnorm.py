@@ -318,3 +318,19 @@ def test_huge_paragraph_is_cut_at_sentence_ends(tokenizer: CosyTokenizer) -> Non
     # Cutting into blocks only moves chunk boundaries: no sentence is broken or lost.
     assert "".join(c.text for c in chunks).replace(" ", "") == "".join(sentences).replace(" ", "")
     assert all(c.text[-1] in ".?!;:" for c in chunks)
+
+
+def test_each_chunk_ends_where_its_sentences_end_in_the_source(tokenizer: CosyTokenizer) -> None:
+    # Numbers written out make the normalised text far longer than the source; the offsets
+    # still have to point at the source's sentence ends (the window highlights by them).
+    text = " ".join(
+        f"In {1000 + n * 37} we counted {n * 123457} birds and {n} cats." for n in range(1, 30)
+    )
+    chunks = list(iter_chunks(text, tokenizer))
+    assert len(chunks) >= 3
+    start = 0
+    for chunk in chunks:
+        assert text[chunk.done - 1] == "."
+        assert spell_out_numbers(text[start : chunk.done]).strip() == chunk.text.strip()
+        start = chunk.done
+    assert start == len(text)
