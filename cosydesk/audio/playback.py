@@ -213,6 +213,11 @@ class Player:
         return self._paused
 
     @property
+    def played_samples(self) -> int:
+        """Samples of speech played so far (silence from pauses and waits excluded)."""
+        return self._played
+
+    @property
     def position_seconds(self) -> float:
         """Seconds of speech played so far (silence from pauses and waits excluded)."""
         return self._played / self.sample_rate

@@ -263,6 +263,7 @@ class Engine:
         cancel: threading.Event | None = None,
         progress: SegmentProgress | None = None,
         normalization: str | None = None,
+        reading: SegmentProgress | None = None,
     ) -> Iterator[np.ndarray]:
         """Speak `text` with `voice`; yields float32 mono chunks at `sample_rate`.
 
@@ -270,7 +271,9 @@ class Engine:
         or "instruct" (set when `instruct` is given). The text is normalised a paragraph at a
         time while earlier ones are spoken, so a book starts as fast as a sentence.
         `normalization` ("wetext" or "basic") overrides the one the engine was loaded with.
-        `progress(done, total)` counts characters of the text. Raises Cancelled between chunks,
+        `progress(done, total)` counts characters of the text; `reading(start, end)` comes
+        before each part's audio with the characters of the text it speaks (they end on the
+        text's sentence marks). Raises Cancelled between chunks,
         NoTextError (an EngineError) when the text holds nothing to read.
         """
         if self._status.status != "ok":
@@ -285,6 +288,8 @@ class Engine:
         for part in self.text_chunks(text, normalization):
             if progress is not None:
                 progress(done, part.total)
+            if reading is not None:
+                reading(done, part.done)
             seg = self.segment_input(
                 part.text, voice, mode=mode, instruct=instruct, rewrite=rewrite
             )

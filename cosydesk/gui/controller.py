@@ -37,6 +37,19 @@ class _Speech:
     def __init__(self, job: SpeechJob, output: SpeechOutput) -> None:
         self.job = job
         self.output = output
+        self.fed = 0  # samples handed to the output so far
+        # (sample where a part's audio starts, its first character, its end character)
+        self.parts: list[tuple[int, int, int]] = []
+
+    def heard_part(self) -> tuple[int, int] | None:
+        """Characters of the part the listener hears now, or None before the first."""
+        heard = self.output.played_samples
+        current = None
+        for first_sample, start, end in self.parts:
+            if first_sample > heard or (current is not None and first_sample == heard):
+                break
+            current = (start, end)
+        return current
 
 
 class Controller(QObject):
@@ -89,6 +102,7 @@ class Controller(QObject):
         w.status_changed.connect(self.engine_status)
         w.chunk_ready.connect(self._on_chunk)
         w.progress.connect(self._on_progress)
+        w.reading.connect(self._on_reading)
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         w.cancelled.connect(self._on_cancelled)
@@ -288,6 +302,24 @@ class Controller(QObject):
         if self._is_speech(job_id):
             assert self._speech is not None
             self._speech.output.feed(chunk)
+            self._speech.fed += len(chunk)
+
+    @Slot(int, int, int)
+    def _on_reading(self, job_id: int, start: int, end: int) -> None:
+        if self._is_speech(job_id):
+            assert self._speech is not None
+            self._speech.parts.append((self._speech.fed, start, end))
+
+    def reading_range(self) -> tuple[int, int, int] | None:
+        """(job id, first, end character) of the part being heard now, or None.
+
+        Characters count in the text given to `speak`.
+        """
+        speech = self._speech
+        if speech is None:
+            return None
+        heard = speech.heard_part()
+        return None if heard is None else (speech.job.job_id, *heard)
 
     @Slot(int, int, int)
     def _on_progress(self, job_id: int, done: int, total: int) -> None:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cosydesk.gui.follow import ReadingHighlighter
 from cosydesk.gui.icons import app_icon
 from cosydesk.gui.status_bar import StatusBar
 
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
         self.editor.setPlaceholderText(PLACEHOLDER)
         self.editor.setTabChangesFocus(True)
         layout.addWidget(self.editor, 1)
+        self.highlighter = ReadingHighlighter(self.editor, self.controller)
 
         self.progress = QProgressBar()
         self.progress.setFormat("%p%")
@@ -210,7 +212,10 @@ class MainWindow(QMainWindow):
         if not text.strip():
             self.show_error("There is no text to read: type or paste some text first.")
             return
-        self.controller.speak(text, self.selected_voice())
+        cursor = self.editor.textCursor()
+        base = cursor.selectionStart() if cursor.hasSelection() else 0
+        job = self.controller.speak(text, self.selected_voice())
+        self.highlighter.follow(job, text, base)
 
     @Slot(int, int)
     def _on_speech_progress(self, done: int, total: int) -> None:

@@ -36,6 +36,11 @@ class SpeechOutput(QObject):
     def feed(self, chunk: np.ndarray) -> None:
         self._player.feed(chunk)
 
+    @property
+    def played_samples(self) -> int:
+        """Samples of speech the listener has heard so far."""
+        return self._player.played_samples
+
     def finish(self) -> None:
         """No more chunks: play what is queued, then emit `done`."""
         self._player.finish()

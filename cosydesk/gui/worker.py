@@ -54,7 +54,9 @@ class Worker(QObject):
     unloaded = Signal(str)  # reason
     status_changed = Signal(object)  # EngineStatus, about once a second and after load/unload
     chunk_ready = Signal(int, object)  # job id, float32 mono numpy chunk at SAMPLE_RATE
-    progress = Signal(int, int, int)  # job id, sentences done, sentences in all
+    progress = Signal(int, int, int)  # job id, characters done, characters in all
+    # job id, first and end character of the part whose audio the next chunks carry
+    reading = Signal(int, int, int)
     finished = Signal(int, object)  # job id, result: None, the WAV path, or a VoiceInfo
     failed = Signal(int, str)  # job id, a sentence for a person
     cancelled = Signal(int)  # job id
@@ -252,6 +254,7 @@ class Worker(QObject):
             cancel=job.cancel,
             progress=progress,
             normalization=job.normalization,
+            reading=lambda start, end: self.reading.emit(job.job_id, int(start), int(end)),
         )
         if job.path is None:
             for chunk in self._until_cancelled(chunks, job.cancel):

@@ -206,3 +206,68 @@ def test_closing_the_window_hides_it_when_a_tray_icon_is_showing(
     idle_window.show()
     with qtbot.waitSignal(idle_window.quit_requested):
         idle_window.close()
+
+
+# -- following along ------------------------------------------------------------------------------
+
+
+def _speak_all(qtbot: QtBot, window: MainWindow, sd):
+    """Speak the editor's text and wait until all of it has been rendered; the fake card's
+    stream, which has played nothing yet."""
+    with qtbot.waitSignal(window.controller.job_finished, timeout=120000):
+        qtbot.mouseClick(window.speak_button, Qt.MouseButton.LeftButton)
+    return sd.streams[-1]
+
+
+def test_the_part_being_heard_is_marked_and_the_mark_moves_on(
+    qtbot: QtBot, window: MainWindow, sd
+) -> None:
+    text = "😀 " + LONG_TEXT  # the emoji takes two of Qt's positions, one of Python's
+    window.editor.setPlainText(text)
+    stream = _speak_all(qtbot, window, sd)
+    stream.pull(480)
+    qtbot.waitUntil(lambda: window.highlighter.marked() != "", timeout=3000)
+    first = window.highlighter.marked()
+    assert text.startswith(first) and first.endswith(".") and first != text
+
+    def moved_on() -> bool:
+        stream.pull(2400)
+        return window.highlighter.marked() not in ("", first)
+
+    qtbot.waitUntil(moved_on, timeout=10000)
+    second = window.highlighter.marked()
+    assert text.index(second) >= len(first)  # a later part, on whole sentences
+    assert second.startswith("Sentence number") and second.endswith(".")
+    while stream.active:
+        stream.pull(4800)
+    qtbot.waitUntil(lambda: window.highlighter.marked() == "", timeout=3000)
+
+
+def test_typing_while_speaking_removes_the_mark(qtbot: QtBot, window: MainWindow, sd) -> None:
+    window.editor.setPlainText(LONG_TEXT)
+    stream = _speak_all(qtbot, window, sd)
+    stream.pull(480)
+    qtbot.waitUntil(lambda: window.highlighter.marked() != "", timeout=3000)
+    qtbot.keyClicks(window.editor, "x")
+    assert window.highlighter.marked() == ""
+    stream.pull(48000)
+    qtbot.wait(300)  # a few ticks: the mark does not come back for this utterance
+    assert window.highlighter.marked() == ""
+    window.controller.stop()
+
+
+def test_a_spoken_selection_is_marked_where_it_is(qtbot: QtBot, window: MainWindow, sd) -> None:
+    intro = "😀 Not this part. "  # an emoji counts twice in Qt's positions
+    window.editor.setPlainText(intro + LONG_TEXT)
+    cursor = window.editor.textCursor()
+    cursor.setPosition(len(intro) + 1)  # one more for the emoji's second UTF-16 unit
+    cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+    window.editor.setTextCursor(cursor)
+    assert window.text() == LONG_TEXT
+    stream = _speak_all(qtbot, window, sd)
+    stream.pull(480)
+    qtbot.waitUntil(lambda: window.highlighter.marked() != "", timeout=3000)
+    span = window.highlighter.marked_span()
+    assert span is not None and span[0] == len(intro) + 1
+    assert LONG_TEXT.startswith(window.highlighter.marked())
+    window.controller.stop()
