@@ -31,6 +31,7 @@ EMPTY_TEXT = (
     "No voices yet. CosyVoice3 speaks like a short example: add a clip of someone speaking "
     "(with what it says), or record your own voice."
 )
+TRY_TEXT = "Hello! This is how I sound when I read your text aloud."
 
 
 class VoicesDialog(QDialog):
@@ -62,12 +63,15 @@ class VoicesDialog(QDialog):
         self.rename_button = QPushButton("Re&name...")
         self.delete_button = QPushButton("&Delete")
         self.default_button = QPushButton("Use as &default")
+        self.try_button = QPushButton("&Try it")
+        self.try_button.setToolTip("Hear the selected voice read a short sentence")
         self.close_button = QPushButton("Close")
         self.add_button.clicked.connect(self.add_from_file)
         self.record_button.clicked.connect(self.record)
         self.rename_button.clicked.connect(self.rename_selected)
         self.delete_button.clicked.connect(self.delete_selected)
         self.default_button.clicked.connect(self.make_default)
+        self.try_button.clicked.connect(self.try_selected)
         self.close_button.clicked.connect(self.accept)
 
         left = QVBoxLayout()
@@ -81,8 +85,9 @@ class VoicesDialog(QDialog):
         for button in (self.add_button, self.record_button):
             right.addWidget(button)
         right.addSpacing(12)
-        for button in (self.rename_button, self.delete_button, self.default_button):
+        for button in (self.try_button, self.rename_button, self.delete_button):
             right.addWidget(button)
+        right.addWidget(self.default_button)
         right.addStretch(1)
         right.addWidget(self.close_button)
         layout = QHBoxLayout(self)
@@ -135,8 +140,9 @@ class VoicesDialog(QDialog):
     @Slot()
     def _on_current(self, *_args: object) -> None:
         name = self.selected_name()
-        for button in (self.rename_button, self.delete_button, self.default_button):
+        for button in (self.try_button, self.rename_button, self.delete_button):
             button.setEnabled(name is not None)
+        self.default_button.setEnabled(name is not None)
         if name is None:
             self.details.setText(EMPTY_TEXT)
             return
@@ -220,6 +226,13 @@ class VoicesDialog(QDialog):
         self._end_adding(job_id)
 
     # -- rename, delete, default ------------------------------------------------------------
+
+    @Slot()
+    def try_selected(self) -> None:
+        """Speak a sample sentence with the selected voice (the model loads first if needed)."""
+        name = self.selected_name()
+        if name is not None:
+            self.controller.speak(TRY_TEXT, name)
 
     @Slot()
     def rename_selected(self) -> None:

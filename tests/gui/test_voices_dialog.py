@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from cosydesk.gui.add_voice_dialog import AddVoiceDialog
-from cosydesk.gui.voices_dialog import VoicesDialog
+from cosydesk.gui.voices_dialog import TRY_TEXT, VoicesDialog
 from tests.gui.conftest import write_clip
 
 
@@ -138,3 +139,30 @@ def test_a_clip_the_library_refuses_is_explained(
     text = voices.error_box.text()
     assert text.startswith("The voice 'Too long' was not added.") and "30 s" in text
     assert voices.names() == []
+
+
+def test_try_it_reads_a_sentence_with_the_selected_voice(
+    qtbot: QtBot, make_controller, use_model, two_voices, sd
+) -> None:
+    controller = make_controller(use_model)
+    voices = _dialog(qtbot, controller)
+    with qtbot.waitSignal(controller.state_changed, timeout=120000, check_params_cb=_ready):
+        controller.start()
+    _select(voices, "Alice")
+    jobs: list = []
+    controller.worker.speak_requested.connect(jobs.append)
+    with qtbot.waitSignal(controller.job_finished, timeout=60000):
+        qtbot.mouseClick(voices.try_button, Qt.MouseButton.LeftButton)
+    assert [(job.voice, job.text) for job in jobs] == [("Alice", TRY_TEXT)]
+    heard = sd.streams[-1].pull(24000)  # the sentence reached the sound card
+    assert np.abs(heard).max() > 0
+    controller.stop()
+
+
+def test_try_it_waits_for_a_voice_to_be_chosen(qtbot: QtBot, make_controller, settings) -> None:
+    voices = _dialog(qtbot, make_controller(settings))
+    assert not voices.try_button.isEnabled()
+
+
+def _ready(state: str, _detail: str) -> bool:
+    return state == "ready"
