@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from cosydesk.gui.follow import ReadingHighlighter
 from cosydesk.gui.icons import app_icon
 from cosydesk.gui.status_bar import StatusBar
+from cosydesk.gui.text_file import TEXT_FILTER, TextFileError, read_text_file, suggested_wav_name
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class MainWindow(QMainWindow):
         self.hide_on_close = False
         self._save_dialogs: dict[int, tuple[QProgressDialog, Path]] = {}
         self._last_dir = Path.home()
+        self._source: Path | None = None  # the text file the editor's text came from
         self._error_box: QMessageBox | None = None
         self.setWindowTitle("cosydesk")
         self.setWindowIcon(app_icon())
@@ -93,6 +95,7 @@ class MainWindow(QMainWindow):
         self.editor.setTabChangesFocus(True)
         layout.addWidget(self.editor, 1)
         self.highlighter = ReadingHighlighter(self.editor, self.controller)
+        self.editor.textChanged.connect(self._forget_source_when_empty)
 
         self.progress = QProgressBar()
         self.progress.setFormat("%p%")
@@ -130,6 +133,10 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        self.open_action = self._action(
+            "&Open text...", self.open_text, QKeySequence.StandardKey.Open
+        )
+        file_menu.addAction(self.open_action)
         self.save_action = self._action(
             "Save as &WAV...", self.save_as, QKeySequence.StandardKey.Save
         )
@@ -237,14 +244,55 @@ class MainWindow(QMainWindow):
         if not speaking:
             self.progress.hide()
 
+    # -- opening ----------------------------------------------------------------------------
+
+    @Slot()
+    def _forget_source_when_empty(self) -> None:
+        if not self.editor.toPlainText():
+            self._source = None
+
+    @Slot()
+    def open_text(self) -> None:
+        """Put a text file's text in the editor (asking first if that replaces typed text)."""
+        name, _ = QFileDialog.getOpenFileName(self, "Open text", str(self._last_dir), TEXT_FILTER)
+        if name:
+            self.load_text_file(Path(name))
+
+    def load_text_file(self, path: Path) -> bool:
+        """Read `path` into the editor; False (with a message) if it cannot be read or the
+        person keeps the current text."""
+        try:
+            text, note = read_text_file(path)
+        except TextFileError as exc:
+            self.show_error(str(exc))
+            return False
+        if self.editor.document().isModified() and self.editor.toPlainText().strip():
+            answer = QMessageBox.question(
+                self,
+                "Replace the text?",
+                f"Replace the text in the window with {path.name}? The current text is not "
+                "saved anywhere.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+        self.editor.setPlainText(text)
+        self.editor.document().setModified(False)
+        self._source = path
+        self._last_dir = path.parent
+        self.status.showMessage(note or f"Opened {path.name} ({len(text):,} characters)", 8000)
+        return True
+
     # -- saving -----------------------------------------------------------------------------
 
-    def ask_save_path(self) -> Path | None:
-        """Ask where to save; appends .wav and asks before replacing an existing file."""
+    def ask_save_path(self, text: str = "") -> Path | None:
+        """Ask where to save, suggesting a name from `text`; appends .wav and asks before
+        replacing an existing file."""
         name, _ = QFileDialog.getSaveFileName(
             self,
             "Save speech as WAV",
-            str(self._last_dir / "speech.wav"),
+            str(self._last_dir / suggested_wav_name(text, self._source)),
             "WAV audio (*.wav)",
             options=QFileDialog.Option.DontConfirmOverwrite,
         )
@@ -272,7 +320,7 @@ class MainWindow(QMainWindow):
         if not text.strip():
             self.show_error("There is no text to save: type or paste some text first.")
             return
-        path = self.ask_save_path()
+        path = self.ask_save_path(text)
         if path is None:
             return
         job = self.controller.save(text, self.selected_voice(), path)

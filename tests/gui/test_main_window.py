@@ -271,3 +271,52 @@ def test_a_spoken_selection_is_marked_where_it_is(qtbot: QtBot, window: MainWind
     assert span is not None and span[0] == len(intro) + 1
     assert LONG_TEXT.startswith(window.highlighter.marked())
     window.controller.stop()
+
+
+# -- opening text files ---------------------------------------------------------------------------
+
+
+def test_an_opened_text_file_fills_the_editor_and_names_the_wav(
+    qtbot: QtBot, idle_window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = tmp_path / "Chapter One.txt"
+    book.write_text("It was a bright cold day in April.", encoding="utf-8")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(book), ""))
+    idle_window.open_action.trigger()
+    assert idle_window.editor.toPlainText() == "It was a bright cold day in April."
+    offered: list[str] = []
+
+    def save_dialog(parent, title, start, *args, **kwargs):
+        offered.append(start)
+        return "", ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    assert idle_window.ask_save_path(idle_window.text()) is None
+    assert Path(offered[0]) == tmp_path / "Chapter One.wav"
+
+
+def test_opening_a_file_over_typed_text_asks_first(
+    qtbot: QtBot, idle_window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = tmp_path / "book.txt"
+    book.write_text("The book.", encoding="utf-8")
+    qtbot.keyClicks(idle_window.editor, "My own words.")
+    asked: list[str] = []
+
+    def keep(parent, title, text, *args, **kwargs):
+        asked.append(text)
+        return QMessageBox.StandardButton.Cancel
+
+    monkeypatch.setattr(QMessageBox, "question", keep)
+    assert not idle_window.load_text_file(book)
+    assert idle_window.editor.toPlainText() == "My own words." and "book.txt" in asked[0]
+
+
+def test_a_file_that_is_not_text_is_explained(
+    qtbot: QtBot, idle_window: MainWindow, tmp_path: Path
+) -> None:
+    picture = tmp_path / "cat.jpg"
+    picture.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+    assert not idle_window.load_text_file(picture)
+    box = idle_window._error_box
+    assert box is not None and "not a text file" in box.text()
