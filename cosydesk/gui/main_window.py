@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QPlainTextEdit,
     QProgressBar,
     QProgressDialog,
     QPushButton,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cosydesk.gui.editor import TextEditor
 from cosydesk.gui.follow import ReadingHighlighter
 from cosydesk.gui.icons import app_icon
 from cosydesk.gui.status_bar import StatusBar
@@ -90,7 +90,8 @@ class MainWindow(QMainWindow):
         top.addStretch(1)
         layout.addLayout(top)
 
-        self.editor = QPlainTextEdit()
+        self.editor = TextEditor()
+        self.editor.file_dropped.connect(self.load_text_file)
         self.editor.setPlaceholderText(PLACEHOLDER)
         self.editor.setTabChangesFocus(True)
         layout.addWidget(self.editor, 1)

@@ -320,3 +320,22 @@ def test_a_file_that_is_not_text_is_explained(
     assert not idle_window.load_text_file(picture)
     box = idle_window._error_box
     assert box is not None and "not a text file" in box.text()
+
+
+def test_a_text_file_dropped_on_the_editor_is_opened_not_pasted_as_a_path(
+    qtbot: QtBot, idle_window: MainWindow, tmp_path: Path
+) -> None:
+    from PySide6.QtCore import QMimeData, QUrl
+
+    book = tmp_path / "dropped.txt"
+    book.write_text("Words from a dropped file.", encoding="utf-8")
+    drop = QMimeData()
+    drop.setUrls([QUrl.fromLocalFile(str(book))])
+    assert idle_window.editor.canInsertFromMimeData(drop)
+    idle_window.editor.insertFromMimeData(drop)  # what a drop or a paste of the file does
+    assert idle_window.editor.toPlainText() == "Words from a dropped file."
+    plain = QMimeData()
+    plain.setText(" And typed text.")
+    idle_window.editor.moveCursor(QTextCursor.MoveOperation.End)
+    idle_window.editor.insertFromMimeData(plain)
+    assert idle_window.editor.toPlainText() == "Words from a dropped file. And typed text."
