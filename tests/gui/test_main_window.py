@@ -211,9 +211,18 @@ def test_closing_the_window_hides_it_when_a_tray_icon_is_showing(
 # -- following along ------------------------------------------------------------------------------
 
 
+TOKENS_PER_PART = 40
+SAMPLES_PER_TOKEN = 960
+
+
 def _speak_all(qtbot: QtBot, window: MainWindow, sd):
-    """Speak the editor's text and wait until all of it has been rendered; the fake card's
-    stream, which has played nothing yet."""
+    """Speak the editor's text, each part exactly TOKENS_PER_PART speech tokens long, and wait
+    until all of it has been rendered; the fake card's stream, which has played nothing yet."""
+    from cosydesk.engine.sampling import ForcedLengthSampler
+
+    engine = window.controller.worker.current_engine()
+    size = engine.llm.speech_token_size
+    engine.renderer.sampler_factory = lambda: ForcedLengthSampler(TOKENS_PER_PART, size)
     with qtbot.waitSignal(window.controller.job_finished, timeout=120000):
         qtbot.mouseClick(window.speak_button, Qt.MouseButton.LeftButton)
     return sd.streams[-1]
@@ -230,11 +239,8 @@ def test_the_part_being_heard_is_marked_and_the_mark_moves_on(
     first = window.highlighter.marked()
     assert text.startswith(first) and first.endswith(".") and first != text
 
-    def moved_on() -> bool:
-        stream.pull(2400)
-        return window.highlighter.marked() not in ("", first)
-
-    qtbot.waitUntil(moved_on, timeout=10000)
+    stream.pull(TOKENS_PER_PART * SAMPLES_PER_TOKEN)  # the rest of part one, into part two
+    qtbot.waitUntil(lambda: window.highlighter.marked() not in ("", first), timeout=3000)
     second = window.highlighter.marked()
     assert text.index(second) >= len(first)  # a later part, on whole sentences
     assert second.startswith("Sentence number") and second.endswith(".")
