@@ -150,7 +150,8 @@ def test_try_it_reads_a_sentence_with_the_selected_voice(
         controller.start()
     _select(voices, "Alice")
     jobs: list = []
-    controller.worker.speak_requested.connect(jobs.append)
+    # Direct: the worker's thread is busy speaking and would run a queued call too late.
+    controller.worker.speak_requested.connect(jobs.append, Qt.ConnectionType.DirectConnection)
     with qtbot.waitSignal(controller.job_finished, timeout=60000):
         qtbot.mouseClick(voices.try_button, Qt.MouseButton.LeftButton)
     assert [(job.voice, job.text) for job in jobs] == [("Alice", TRY_TEXT)]
