@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,6 +113,14 @@ def _handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
 
 # Files of the official repository that cosydesk does not read (so must not download).
 UNWANTED = ("README.md", "asset/zero_shot_prompt.wav", "flow.decoder.estimator.fp32.onnx")
+
+
+def unreachable_endpoint() -> str:
+    """An address on 127.0.0.1 where nothing listens (the port was free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 @contextmanager

@@ -234,11 +234,8 @@ def test_download_fetches_the_model_and_points_the_settings_at_it(
 def test_download_without_the_network_exits_with_a_sentence(
     capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import socket
+    from tests.fake_hub import unreachable_endpoint
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HF_ENDPOINT", unreachable_endpoint())
     assert cli.main(["download", str(tmp_path / "m")]) == cli.EXIT_ERROR
     assert "Could not reach" in capsys.readouterr().err

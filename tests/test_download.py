@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 import threading
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from cosydesk.download import DownloadError, ModelDownload
 from cosydesk.engine.errors import Cancelled
 from cosydesk.engine.modelfolder import open_model_folder
-from tests.fake_hub import UNWANTED, Hub
+from tests.fake_hub import UNWANTED, Hub, unreachable_endpoint
 
 
 def _digest(path: Path) -> str:
@@ -103,11 +102,8 @@ def test_a_listed_path_outside_the_folder_is_refused(hub: Hub, tmp_path: Path) -
 
 
 def test_no_network_says_what_to_do(tmp_path: Path) -> None:
-    with socket.socket() as probe:  # a port that nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     with pytest.raises(DownloadError, match=r"Could not reach .* HF_ENDPOINT"):
-        ModelDownload(tmp_path / "model", endpoint=f"http://127.0.0.1:{port}").run()
+        ModelDownload(tmp_path / "model", endpoint=unreachable_endpoint()).run()
 
 
 def test_hf_endpoint_chooses_the_mirror(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

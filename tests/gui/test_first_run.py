@@ -115,12 +115,9 @@ def test_a_cancelled_download_says_it_resumes_and_does(
 def test_a_failed_download_explains_itself(
     qtbot: QtBot, dialog: FirstRunDialog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import socket
+    from tests.fake_hub import unreachable_endpoint
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HF_ENDPOINT", unreachable_endpoint())
     with qtbot.waitSignal(
         dialog.download_finished, timeout=60000, check_params_cb=_finished("failed")
     ):
