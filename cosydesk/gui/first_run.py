@@ -175,22 +175,32 @@ class FirstRunDialog(QDialog):
         self.download_button.setEnabled(False)
         signals = self._signals
 
+        def progress(done: int, total: int, message: str) -> None:
+            try:
+                signals.progress.emit(done, total, message)
+            except RuntimeError:  # the dialog is gone: nobody watches, so stop
+                cancel.set()
+
+        def report(outcome: str, message: str) -> None:
+            try:
+                signals.finished.emit(outcome, message)
+            except RuntimeError:  # the dialog is gone; what arrived stays for next time
+                log.info("Model download ended (%s) after its dialog closed", outcome)
+
         def work() -> None:
             from cosydesk.engine.errors import Cancelled, EngineError
 
             try:
-                ModelDownload(dest).run(signals.progress.emit, cancel)
+                ModelDownload(dest).run(progress, cancel)
             except Cancelled:
-                signals.finished.emit(
-                    "cancelled", "The download was stopped; press Download to resume it."
-                )
+                report("cancelled", "The download was stopped; press Download to resume it.")
             except EngineError as exc:
-                signals.finished.emit("failed", str(exc))
+                report("failed", str(exc))
             except Exception as exc:  # the thread must always report back
                 log.exception("The model download failed")
-                signals.finished.emit("failed", f"The download failed: {exc}")
+                report("failed", f"The download failed: {exc}")
             else:
-                signals.finished.emit("done", "")
+                report("done", "")
 
         self._download_thread = threading.Thread(target=work, name="model-download", daemon=True)
         self._download_thread.start()

@@ -124,3 +124,23 @@ def test_a_failed_download_explains_itself(
         qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
     assert "Could not reach" in dialog.result_label.text()
     assert dialog.download_button.isEnabled() and not dialog.ok_button.isEnabled()
+
+
+def test_closing_the_dialog_mid_download_stops_it_quietly(
+    qtbot: QtBot, settings, hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import shiboken6
+
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    crashes: list = []
+    monkeypatch.setattr(threading, "excepthook", crashes.append)
+    dialog = FirstRunDialog(settings)
+    dialog.show()
+    dialog.start_download()
+    thread = dialog._download_thread
+    assert thread is not None
+    shiboken6.delete(dialog)  # the window went away with the download under way
+    thread.join(60)
+    assert not thread.is_alive() and crashes == []
