@@ -66,6 +66,11 @@ class WeTextRewriter:
                 "(pip install wetext); without it numbers, dates and amounts are read by the "
                 "basic rules."
             ) from exc
+        except Exception as exc:  # e.g. its compiled kaldifst library does not load here
+            raise EngineError(
+                f"The wetext package is installed but does not load ({exc}); numbers, dates "
+                "and amounts are read by the basic rules. Reinstall it: pip install -U wetext."
+            ) from exc
         self._module: Any = wetext
         self.version = metadata.version("wetext")
         self._normalizers: dict[str, Any] = {}

@@ -86,3 +86,21 @@ def test_a_missing_wetext_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "wetext", None)  # what `import wetext` sees when absent
     with pytest.raises(EngineError, match="pip install wetext"):
         make_rewriter("wetext")
+
+
+def test_a_wetext_that_fails_to_load_is_reported_not_fatal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def broken(name: str, *args, **kwargs):
+        if name == "wetext":
+            raise OSError("libkaldifst_core.so: cannot open shared object file")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "wetext", raising=False)
+    monkeypatch.setattr(builtins, "__import__", broken)
+    with pytest.raises(EngineError, match=r"does not load .*libkaldifst_core"):
+        make_rewriter("wetext")
