@@ -30,6 +30,8 @@ def quantization_text(status: EngineStatus) -> tuple[str, str]:
         text += f" (asked {asked})"
     if status.quantization_note:
         tip += f"\n{status.quantization_note}"
+    if status.text_normalization:
+        tip += f"\nNumbers are read with: {status.text_normalization}"
     return text, tip
 
 

@@ -67,6 +67,11 @@ def test_quantisation_shows_what_is_in_effect_and_what_was_asked() -> None:
     assert quantization_text(EngineStatus(status="loading"))[0] == "Quantisation: -"
 
 
+def test_the_tooltip_says_how_numbers_are_read() -> None:
+    _, tip = quantization_text(_gpu_status(text_normalization="wetext 0.1.8"))
+    assert "Numbers are read with: wetext 0.1.8" in tip
+
+
 def test_the_widget_shows_loading_progress_only_while_loading(qtbot: QtBot) -> None:
     bar = StatusBar()
     qtbot.addWidget(bar)
