@@ -283,7 +283,7 @@ class Engine:
         mode = mode or ("instruct" if instruct else "zero-shot")
         if mode not in ("zero-shot", "cross-lingual", "instruct"):
             raise EngineError(f"Unknown mode '{mode}': use zero-shot, cross-lingual or instruct.")
-        rewrite = self._rewriter(normalization)
+        transcript = self.voice_transcript(voice, normalization)  # once, not per part
         done = total = 0
         for part in self.text_chunks(text, normalization):
             if progress is not None:
@@ -291,7 +291,7 @@ class Engine:
             if reading is not None:
                 reading(done, part.done)
             seg = self.segment_input(
-                part.text, voice, mode=mode, instruct=instruct, rewrite=rewrite
+                part.text, voice, mode=mode, instruct=instruct, transcript=transcript
             )
             for chunk in self.renderer.render(seg, stream=stream, speed=speed, cancel=cancel):
                 if chunk.numel():
@@ -310,22 +310,19 @@ class Engine:
         *,
         mode: str = "zero-shot",
         instruct: str | None = None,
-        rewrite: Any = None,
+        transcript: str | None = None,
     ) -> Any:
         """The models' inputs for one already-normalised segment `text` spoken by `voice`.
 
-        The voice's transcript is normalised here, with `rewrite` as the text was.
+        `transcript` is the voice's transcript from `voice_transcript`; without it, it is
+        normalised here with the engine's default rules.
         """
         import torch
 
-        from cosydesk.engine.synthesis import END_OF_PROMPT, SegmentInput, prompt_text_for
-        from cosydesk.engine.textnorm import normalize
+        from cosydesk.engine.synthesis import SegmentInput, prompt_text_for
 
         feats = voice.features
-        prompt = voice.transcript
-        if END_OF_PROMPT not in prompt:
-            normalized = normalize(prompt, self.tokenizer, split=False, rewrite=rewrite)
-            prompt = normalized[0] if normalized else prompt
+        prompt = transcript if transcript is not None else self.voice_transcript(voice)
         empty = torch.zeros(1, 0, dtype=torch.long)
         return SegmentInput(
             text_ids=self._ids(text),
@@ -335,6 +332,19 @@ class Engine:
             prompt_feat=feats.speech_feat,
             embedding=feats.embedding,
         )
+
+    def voice_transcript(self, voice: Any, normalization: str | None = None) -> str:
+        """What the voice's clip says, normalised as the text is (`normalization`, else the
+        engine's default), as upstream normalises the prompt text."""
+        from cosydesk.engine.synthesis import END_OF_PROMPT
+        from cosydesk.engine.textnorm import normalize
+
+        prompt = str(voice.transcript)
+        if END_OF_PROMPT in prompt:
+            return prompt
+        rewrite = self._rewriter(normalization)
+        normalized = normalize(prompt, self.tokenizer, split=False, rewrite=rewrite)
+        return normalized[0] if normalized else prompt
 
     def warm_up(self, voice: Any, tokens: int | None = None) -> float:
         """Speak a throw-away utterance with `voice` so the first real request is not slow.

@@ -208,6 +208,41 @@ def test_without_wetext_the_basic_rules_read_the_text_and_the_status_says_why(
         engine.unload()
 
 
+def test_the_voice_transcript_is_read_once_per_utterance_with_the_texts_rules(
+    engine: Engine, voice: Voice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("wetext", reason="wetext is not installed (pip install wetext)")
+    from cosydesk.engine.sampling import ForcedLengthSampler
+
+    paid = Voice("paid", "I paid $5 for it.", voice.features)
+    real = engine._rewriter("wetext")
+    seen: list[str] = []
+
+    def counting(text: str, lang: str) -> str:
+        seen.append(text)
+        return real(text, lang)
+
+    monkeypatch.setitem(engine._rewriters, "wetext", counting)
+    size = engine.llm.speech_token_size
+    monkeypatch.setattr(engine.renderer, "sampler_factory", lambda: ForcedLengthSampler(4, size))
+    prompts: list[str] = []
+    build = engine.segment_input
+
+    def spy(*args, **kwargs):
+        seg = build(*args, **kwargs)
+        prompts.append(engine.tokenizer.decode(seg.prompt_text_ids[0].tolist()))
+        return seg
+
+    monkeypatch.setattr(engine, "segment_input", spy)
+    text = " ".join(f"Sentence {n} of a text long enough to be cut in parts." for n in range(12))
+    list(engine.synthesize(text, paid, stream=False, normalization="wetext"))
+    assert len(prompts) >= 2
+    assert seen.count("I paid $5 for it.") == 1
+    assert all("I paid five dollars for it." in p for p in prompts)
+    list(engine.synthesize("Hello.", paid, stream=False, normalization="basic"))
+    assert "I paid $five for it." in prompts[-1]
+
+
 def test_a_long_text_starts_without_normalising_all_of_it(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
