@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cosydesk.gui.confirm import confirm
 from cosydesk.gui.editor import TextEditor
 from cosydesk.gui.follow import ReadingHighlighter
 from cosydesk.gui.icons import app_icon
@@ -268,15 +269,11 @@ class MainWindow(QMainWindow):
             self.show_error(str(exc))
             return False
         if self.editor.document().isModified() and self.editor.toPlainText().strip():
-            answer = QMessageBox.question(
-                self,
-                "Replace the text?",
+            question = (
                 f"Replace the text in the window with {path.name}? The current text is not "
-                "saved anywhere.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel,
+                "saved anywhere."
             )
-            if answer != QMessageBox.StandardButton.Yes:
+            if not confirm(self, "Replace the text?", question):
                 return False
         self.editor.setPlainText(text)
         self.editor.document().setModified(False)
@@ -303,14 +300,8 @@ class MainWindow(QMainWindow):
         if path.suffix.lower() != ".wav":
             path = path.with_name(path.name + ".wav")
         if path.exists():
-            answer = QMessageBox.question(
-                self,
-                "Replace file?",
-                f"{path.name} exists already in {path.parent}. Replace it?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
+            question = f"{path.name} exists already in {path.parent}. Replace it?"
+            if not confirm(self, "Replace file?", question):
                 return None
         self._last_dir = path.parent
         return path

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from cosydesk.engine.errors import EngineError
 from cosydesk.gui.add_voice_dialog import AddVoiceDialog
+from cosydesk.gui.confirm import confirm
 from cosydesk.gui.record_dialog import RecordDialog
 
 log = logging.getLogger(__name__)
@@ -258,14 +259,8 @@ class VoicesDialog(QDialog):
         name = self.selected_name()
         if name is None:
             return
-        answer = QMessageBox.question(
-            self,
-            "Delete voice",
-            f"Delete the voice '{name}' and its clip? This cannot be undone.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        if answer != QMessageBox.StandardButton.Yes:
+        question = f"Delete the voice '{name}' and its clip? This cannot be undone."
+        if not confirm(self, "Delete voice", question):
             return
         try:
             self.library.delete(name)
