@@ -254,12 +254,12 @@ def cmd_download(folder: Path | None) -> int:
     from cosydesk.download import ModelDownload
 
     dest = folder or default_model_dir()
-    shown: list[tuple[int, str]] = []
+    last: list[tuple[int, str]] = [(-1, "")]  # the line printed last
 
     def progress(done: int, total: int, message: str) -> None:
         percent = 100 * done // max(total, 1)
-        if not shown or shown[-1] != (percent, message):  # one line per percent and file
-            shown.append((percent, message))
+        if last[0] != (percent, message):  # one line per percent and file
+            last[0] = (percent, message)
             print(
                 f"[{percent:3d}%] {message} ({done / 1e9:.2f} of {total / 1e9:.2f} GB)",
                 file=sys.stderr,
