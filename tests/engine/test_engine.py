@@ -208,21 +208,27 @@ def test_without_wetext_the_basic_rules_read_the_text_and_the_status_says_why(
         engine.unload()
 
 
-def test_the_voice_transcript_is_read_once_per_utterance_with_the_texts_rules(
-    engine: Engine, voice: Voice, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def wetext_passages(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every passage the engine's wetext rewriter is given, in order (it still rewrites)."""
     pytest.importorskip("wetext", reason="wetext is not installed (pip install wetext)")
-    from cosydesk.engine.sampling import ForcedLengthSampler
-
-    paid = Voice("paid", "I paid $5 for it.", voice.features)
     real = engine._rewriter("wetext")
-    seen: list[str] = []
+    passages: list[str] = []
 
     def counting(text: str, lang: str) -> str:
-        seen.append(text)
+        passages.append(text)
         return real(text, lang)
 
     monkeypatch.setitem(engine._rewriters, "wetext", counting)
+    return passages
+
+
+def test_the_voice_transcript_is_read_once_per_utterance_with_the_texts_rules(
+    engine: Engine, voice: Voice, monkeypatch: pytest.MonkeyPatch, wetext_passages: list[str]
+) -> None:
+    from cosydesk.engine.sampling import ForcedLengthSampler
+
+    paid = Voice("paid", "I paid $5 for it.", voice.features)
     size = engine.llm.speech_token_size
     monkeypatch.setattr(engine.renderer, "sampler_factory", lambda: ForcedLengthSampler(4, size))
     prompts: list[str] = []
@@ -237,24 +243,15 @@ def test_the_voice_transcript_is_read_once_per_utterance_with_the_texts_rules(
     text = " ".join(f"Sentence {n} of a text long enough to be cut in parts." for n in range(12))
     list(engine.synthesize(text, paid, stream=False, normalization="wetext"))
     assert len(prompts) >= 2
-    assert seen.count("I paid $5 for it.") == 1
+    assert wetext_passages.count("I paid $5 for it.") == 1
     assert all("I paid five dollars for it." in p for p in prompts)
     list(engine.synthesize("Hello.", paid, stream=False, normalization="basic"))
     assert "I paid $five for it." in prompts[-1]
 
 
 def test_a_long_text_starts_without_normalising_all_of_it(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, wetext_passages: list[str]
 ) -> None:
-    pytest.importorskip("wetext", reason="wetext is not installed (pip install wetext)")
-    real = engine._rewriter("wetext")
-    passages: list[str] = []
-
-    def counting(text: str, lang: str) -> str:
-        passages.append(text)
-        return real(text, lang)
-
-    monkeypatch.setitem(engine._rewriters, "wetext", counting)
     paragraph = "On 3 May 2024 we paid $5 for 12 apples. " * 40
     book = "\n\n".join([paragraph] * 500)  # 800 kB
     chunks = engine.text_chunks(book, "wetext")
@@ -262,7 +259,7 @@ def test_a_long_text_starts_without_normalising_all_of_it(
     assert first.index == 0 and first.fraction < 0.01
     assert "five dollars" in first.text
     # Only the first paragraph went through the grammars before the first chunk was ready.
-    assert sum(len(p) for p in passages) < 2 * len(paragraph)
+    assert sum(len(p) for p in wetext_passages) < 2 * len(paragraph)
 
 
 # -- unloading ----------------------------------------------------------------------------------
