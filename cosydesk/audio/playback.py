@@ -12,6 +12,7 @@ them as queued signals.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from cosydesk.engine.errors import EngineError
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 24000
+# Silence played after the last chunk, on top of the device's reported latency.
+TAIL_SECONDS = 0.05
 _ALSO_WAV = "Saving the speech as a WAV file still works."
 
 
@@ -128,20 +131,40 @@ class Player:
         self._paused = False
         self._stopped = False
         self._ended = False
+        self._drained = False
+        self._tail_left = 0  # samples of silence still to play after the last chunk
+        self._started = False
         self._failure: str | None = None
         self._stream: Any = None
-        self._sd: ModuleType | None = None
+        self._stop_signal: type[BaseException] = StopIteration
+        self._abort_signal: type[BaseException] = StopIteration
 
     # -- control ----------------------------------------------------------------------------
 
     def start(self) -> None:
         """Open the output device and start the stream (silence until the first chunk).
 
-        Raises AudioDeviceError with a sentence when sound cannot be played.
+        When the device cannot be found or opened, the list of devices is read again once
+        (a sound server started after cosydesk is seen then). Raises AudioDeviceError with a
+        sentence when sound cannot be played.
         """
-        if self._sd is not None:
+        if self._started:
             raise RuntimeError("a Player plays one utterance: create a new one")
+        self._started = True
         sd = _import_sounddevice()
+        # The callback may run before stream.start() returns (PortAudio calls it from its
+        # own thread at once), so everything it reads is in place before the stream exists.
+        self._stop_signal = sd.CallbackStop
+        self._abort_signal = sd.CallbackAbort
+        try:
+            self._open(sd)
+        except AudioDeviceError as first:
+            if not _rescan(sd):
+                raise
+            log.info("No usable sound output (%s); read the device list again", first)
+            self._open(sd)
+
+    def _open(self, sd: ModuleType) -> None:
         index = _resolve_device(sd, self.device)
         try:
             stream = sd.OutputStream(
@@ -152,14 +175,22 @@ class Player:
                 callback=self._callback,
                 finished_callback=self._stream_finished,
             )
+        except Exception as exc:
+            raise _open_failed(exc) from exc
+        latency = getattr(stream, "latency", 0.0)
+        with self._lock:
+            self._stream = stream
+            self._tail_left = int((float(latency or 0.0) + TAIL_SECONDS) * self.sample_rate)
+        try:
             stream.start()
         except Exception as exc:
-            raise AudioDeviceError(
-                f"The sound output device could not be opened ({exc}): choose another output "
-                f"device in Settings, or close programs that hold it. {_ALSO_WAV}"
-            ) from exc
-        self._sd = sd
-        self._stream = stream
+            with self._lock:
+                self._stream = None
+            with contextlib.suppress(Exception):
+                stream.close()
+            raise _open_failed(exc) from exc
+        with _open_lock:
+            _open_streams.add(self)
         log.debug("Playback started on device %r at %d Hz", index, self.sample_rate)
 
     def feed(self, chunk: np.ndarray) -> None:
@@ -190,6 +221,7 @@ class Player:
                 stream.close()
             except Exception:
                 log.exception("The sound device did not stop cleanly")
+        _forget(self)
 
     def pause(self) -> None:
         """Play silence and keep the place; `resume()` goes on from there."""
@@ -206,7 +238,7 @@ class Player:
     @property
     def is_active(self) -> bool:
         """True from `start()` until the sound has drained or `stop()` was called."""
-        return self._sd is not None and not self._stopped and not self._ended
+        return self._stream is not None and not self._stopped and not self._ended
 
     @property
     def is_paused(self) -> bool:
@@ -226,7 +258,6 @@ class Player:
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         """Called by PortAudio for every buffer; must never block for long or raise."""
-        assert self._sd is not None
         try:
             with self._lock:
                 out = outdata[:, 0]
@@ -237,13 +268,19 @@ class Player:
                 if filled < frames:  # the queue ran dry: silence until synthesis catches up
                     out[filled:] = 0
                 self._played += filled
-                drained = self._finishing and not self._chunks
+                if self._finishing and not self._chunks:
+                    # Silence after the last sample until the device's own buffer has played
+                    # it: closing a stream drops what is still buffered (with PulseAudio's ALSA
+                    # plugin the last ~30 ms were lost).
+                    self._tail_left -= frames - filled
+                drained = self._finishing and not self._chunks and self._tail_left <= 0
+                self._drained = drained
         except Exception as exc:
             outdata.fill(0)
             self._failure = f"playback failed: {exc}"
-            raise self._sd.CallbackAbort from exc
+            raise self._abort_signal from exc
         if drained:
-            raise self._sd.CallbackStop
+            raise self._stop_signal
 
     def _take(self, out: np.ndarray) -> int:
         """Copy queued samples into `out`; returns how many. Caller holds the lock."""
@@ -266,6 +303,13 @@ class Player:
                 return
             self._ended = True
             stream, self._stream = self._stream, None
+            if not self._drained and self._failure is None:
+                # Ended before the speech did, without our asking: the device or the sound
+                # server went away (PortAudio reports no error of its own then).
+                self._failure = (
+                    "the sound output stopped before the speech ended: the sound device or "
+                    "the sound server went away"
+                )
         # PortAudio forbids closing a stream from its own callbacks, hence the helper thread.
         threading.Thread(
             target=self._close_and_report, args=(stream,), name="cosydesk-audio-close", daemon=True
@@ -277,6 +321,7 @@ class Player:
                 stream.close()
             except Exception:
                 log.exception("The sound device did not close cleanly")
+        _forget(self)
         try:
             if self._failure is not None:
                 log.error("Playback failed: %s", self._failure)
@@ -286,3 +331,38 @@ class Player:
                 self.on_done()
         except Exception:
             log.exception("A playback listener failed")
+
+
+# Players whose stream is open: PortAudio may only be re-initialised when there are none.
+_open_streams: set[Player] = set()
+_open_lock = threading.Lock()
+
+
+def _forget(player: Player) -> None:
+    with _open_lock:
+        _open_streams.discard(player)
+
+
+def _rescan(sd: ModuleType) -> bool:
+    """Re-initialise PortAudio so that it reads the device list again; False if it cannot now.
+
+    PortAudio lists the devices once, when it starts; a sound server or a headset that came
+    later stays invisible until this. Only done while no stream is open, since it closes them.
+    """
+    with _open_lock:
+        if _open_streams:
+            return False
+        try:
+            sd._terminate()
+            sd._initialize()
+        except Exception:
+            log.warning("Could not read the sound devices again", exc_info=True)
+            return False
+    return True
+
+
+def _open_failed(exc: BaseException) -> AudioDeviceError:
+    return AudioDeviceError(
+        f"The sound output device could not be opened ({exc}): choose another output "
+        f"device in Settings, or close programs that hold it. {_ALSO_WAV}"
+    )
