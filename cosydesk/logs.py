@@ -44,6 +44,16 @@ class _TailHandler(logging.Handler):
             self.handleError(record)
 
 
+def _for_the_console(record: logging.LogRecord) -> bool:
+    """What a person at a terminal reads: cosydesk's own lines, and other libraries' errors.
+
+    Libraries' warnings (bitsandbytes announcing kernels it could not fetch, deprecations seen
+    through `py.warnings`) say nothing a user can act on; they go to the log file only.
+    """
+    own = record.name == "cosydesk" or record.name.startswith(("cosydesk.", "qt"))
+    return own or record.levelno >= logging.ERROR
+
+
 # The handlers this module installed, so a second setup replaces them instead of doubling
 # every line (logging itself is process-global; this only remembers what we put there).
 _installed: list[logging.Handler] = []
@@ -72,7 +82,9 @@ def setup_logging(log_dir: Path | None = None, level: int = logging.INFO) -> Pat
         )
     except OSError as exc:
         file_error = exc
-    handlers.append(logging.StreamHandler(sys.stderr))
+    console = logging.StreamHandler(sys.stderr)
+    console.addFilter(_for_the_console)
+    handlers.append(console)
     handlers.append(_TailHandler(_TAIL_LINES))
 
     root = logging.getLogger()
@@ -159,5 +171,15 @@ def install_excepthook(show_dialog: Callable[[str], None] | None) -> None:
             return
         report(args.exc_type, args.exc_value, args.exc_traceback)
 
+    def report_unraisable(args: sys.UnraisableHookArgs) -> None:
+        # Exceptions Python cannot raise anywhere: in a C library's callback into Python (the
+        # sound card's, through cffi), in __del__, in a finaliser. They used to reach stderr only.
+        if args.exc_value is None:
+            return
+        where = f"{args.err_msg or 'Exception ignored'}: {args.object!r}"
+        logging.getLogger("cosydesk.crash").error("%s", where)
+        report(args.exc_type, args.exc_value, args.exc_traceback)
+
     sys.excepthook = report
     threading.excepthook = report_thread
+    sys.unraisablehook = report_unraisable

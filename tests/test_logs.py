@@ -89,6 +89,7 @@ def hooks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Put Python's hooks back after the test, whatever it installed."""
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
     monkeypatch.delenv("COSYDESK_NO_CRASH_DIALOG", raising=False)
 
 
@@ -143,3 +144,36 @@ def test_crash_hook_covers_python_threads_and_survives_a_failing_dialog(
         thread.join()
     assert "OSError: disk gone" in caplog.text
     assert "The crash dialog failed" in caplog.text
+
+
+@pytest.mark.usefixtures("hooks")
+def test_crash_hook_covers_exceptions_python_cannot_raise(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An exception in a C library's callback (the sound card's) or in __del__ reaches the log
+    and the dialog, not only stderr."""
+    shown: list[str] = []
+    logs.install_excepthook(shown.append)
+
+    class Stream:
+        def __del__(self) -> None:
+            raise AssertionError("callback failed")
+
+    with caplog.at_level(logging.ERROR, logger="cosydesk.crash"):
+        Stream()  # collected at once; Python can only report what __del__ raised
+    assert "AssertionError: callback failed" in caplog.text
+    assert len(shown) == 1 and "callback failed" in shown[0]
+
+
+@pytest.mark.usefixtures("clean_logging")
+def test_library_warnings_go_to_the_file_not_the_console(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = logs.setup_logging(tmp_path)
+    logging.getLogger("bitsandbytes.backends.cpu.ops").warning("could not fetch kernels")
+    logging.getLogger("transformers").error("a real failure")
+    logging.getLogger("cosydesk.engine").warning("No CUDA GPU: running on the CPU")
+    console = capsys.readouterr().err
+    assert "could not fetch kernels" not in console
+    assert "a real failure" in console and "No CUDA GPU" in console
+    assert "could not fetch kernels" in path.read_text(encoding="utf-8")
