@@ -32,6 +32,7 @@ from cosydesk.gui.jobs import (
     describe_failure,
     load_engine,
 )
+from cosydesk.gui.thread_state import PinnedThreadState
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class Worker(QObject):
         # A child of the worker, so it moves to the worker's thread with it.
         self._timer = QTimer(self)
         self._timer.setInterval(tick_ms)
+        self._thread_state: PinnedThreadState | None = None
         self._timer.timeout.connect(self._tick)
 
         queued = _queued()
@@ -103,6 +105,7 @@ class Worker(QObject):
     @Slot()
     def begin(self) -> None:
         """Runs on the worker's thread when it starts: starts the once-a-second status tick."""
+        self._thread_state = PinnedThreadState()
         self._timer.start()
         self._send_status(EngineStatus(status="unloaded"))
 
@@ -117,6 +120,9 @@ class Worker(QObject):
         app = QCoreApplication.instance()
         if app is not None:
             self.moveToThread(app.thread())
+        if self._thread_state is not None:
+            self._thread_state.release()
+            self._thread_state = None
         thread.quit()
 
     # -- requests ---------------------------------------------------------------------------

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import subprocess
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -21,6 +24,7 @@ from cosydesk.gui.jobs import LoadJob, SpeechJob, VoiceJob, load_engine
 from cosydesk.gui.worker import Worker, start_worker, stop_worker
 from tests.gui.conftest import write_clip
 
+REPO = Path(__file__).resolve().parents[2]
 CPU = EngineOptions(device="cpu", quantization="none")
 LONG_TEXT = " ".join(f"This is sentence number {n} of a long narration." for n in range(1, 9))
 
@@ -371,3 +375,62 @@ def test_stopping_the_worker_during_a_job_finishes_quickly(
     qtbot.waitUntil(started.is_set)
     job.cancel.set()  # what the controller does at shutdown
     assert stop_worker(worker, thread, 20000)
+
+
+# The worker's thread imports native extensions in whatever order the person's actions ask
+# for. kaldifst (wetext) in one request and onnxruntime in a later one killed the process with
+# SIGSEGV: each Python slot on a QThread used to run under a new Python thread state. Run in a
+# fresh interpreter, since an earlier import on the main thread would hide the crash.
+IMPORT_ORDER_SCRIPT = """
+import sys
+from PySide6.QtCore import QCoreApplication, QTimer
+from cosydesk.engine.types import EngineOptions
+from cosydesk.gui.jobs import LoadJob
+from cosydesk.gui.worker import Worker, start_worker, stop_worker
+
+MODULES = sys.argv[1:]
+assert not any(name in sys.modules for name in MODULES)
+imported = []
+
+def factory(model_dir, options, *, progress=None, cancel=None):
+    name = MODULES[len(imported)]
+    __import__(name)
+    imported.append(name)
+    raise RuntimeError("no engine wanted")
+
+app = QCoreApplication([])
+worker = Worker(None, factory)
+thread = start_worker(worker)
+outcomes = []
+def done(job_id, *rest):
+    outcomes.append(job_id)
+    if len(outcomes) == len(MODULES):
+        QTimer.singleShot(0, app.quit)
+worker.failed.connect(done)
+for n, _ in enumerate(MODULES):
+    worker.load_requested.emit(LoadJob(n + 1, "/nowhere", EngineOptions(device="cpu")))
+app.exec()
+assert stop_worker(worker, thread, 5000)
+print("imported", " ".join(imported))
+"""
+
+
+@pytest.mark.parametrize("order", [("kaldifst", "onnxruntime"), ("onnxruntime", "kaldifst")])
+def test_native_modules_imported_on_the_worker_thread_in_any_order(
+    order: tuple[str, str], tmp_path: Path
+) -> None:
+    for name in order:
+        pytest.importorskip(name)
+    script = tmp_path / "imports.py"
+    script.write_text(IMPORT_ORDER_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), *order],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen"},
+        check=False,
+    )
+    assert done.returncode == 0, f"exit status {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.split() == ["imported", *order]
