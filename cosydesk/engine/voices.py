@@ -76,6 +76,11 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+def _cache_name(engine: Any) -> str:
+    """The file of a voice's prompt features for `engine`'s model."""
+    return f"features-{getattr(engine, 'fingerprint', None) or 'none'}.npz"
+
+
 class VoiceLibrary:
     """Voices stored under `root`; every change is written to disk at once."""
 
@@ -162,6 +167,11 @@ class VoiceLibrary:
                 folder / "voice.json",
                 {"name": name, "transcript": transcript, "duration_s": round(duration, 3)},
             )
+            if engine is not None:
+                # Computed before the voice appears under its name: a voice the model cannot
+                # use, or a crash meanwhile, leaves no half-added voice in the list.
+                features = engine.prompt_features(folder / "prompt.wav")
+                features.save(folder / _cache_name(engine))
             final = self.root / _slug(name)
             n = 1
             while final.exists():
@@ -171,15 +181,7 @@ class VoiceLibrary:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        info = self.info(name)
-        if engine is not None:
-            try:
-                self.get(name, engine)
-            except BaseException:
-                # A voice the model cannot use must not appear in the list.
-                shutil.rmtree(info.folder, ignore_errors=True)
-                raise
-        return info
+        return self.info(name)
 
     def rename(self, old: str, new: str) -> VoiceInfo:
         """Give the voice `old` the name `new` (its clip and cached features stay)."""
@@ -207,9 +209,8 @@ class VoiceLibrary:
         from cosydesk.engine.frontend import PromptFeatures
 
         info = self.info(name)
-        fingerprint = getattr(engine, "fingerprint", None)
-        if fingerprint:
-            cache = info.folder / f"features-{fingerprint}.npz"
+        if getattr(engine, "fingerprint", None):
+            cache = info.folder / _cache_name(engine)
         else:
             caches = sorted(info.folder.glob("features-*.npz"))
             cache = caches[0] if caches else info.folder / "features-none.npz"

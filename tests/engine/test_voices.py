@@ -236,3 +236,23 @@ def test_a_voice_the_model_cannot_analyse_is_not_added(
     with pytest.raises(VoiceError, match="too short to analyse"):
         library.add("Narrator", clip, "Words.", engine)
     assert library.list() == []
+
+
+def test_a_voice_appears_only_once_its_features_exist(
+    library, clip, engine: Engine, monkeypatch
+) -> None:
+    """A crash while the model analyses the clip (the process killed, no clean-up) must leave
+    no voice without features in the list."""
+    listed_meanwhile: list[list[str]] = []
+    analyse = engine.prompt_features
+
+    def watching(path):
+        listed_meanwhile.append([v.name for v in library.list()])
+        return analyse(path)
+
+    monkeypatch.setattr(engine, "prompt_features", watching)
+    info = library.add("Narrator", clip, "Words.", engine)
+    assert listed_meanwhile == [[]]
+    assert [p.name for p in info.folder.glob("features-*.npz")] == [
+        f"features-{engine.fingerprint}.npz"
+    ]
