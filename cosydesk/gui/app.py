@@ -67,6 +67,7 @@ class CosyDesk(QObject):
         self.first_run_dialog: Any = None
         self.api_server: Any = None
         self._told_about_tray = False
+        self.quitting = False  # Quit was asked for (the event loop may not run yet)
         self._api_timer = QTimer(self)
         self._api_timer.setSingleShot(True)
         self._api_timer.setInterval(0)
@@ -120,6 +121,17 @@ class CosyDesk(QObject):
 
     @Slot()
     def quit(self) -> None:
+        """End the app, whatever windows or dialogs are open (the tray, Ctrl+Q, a signal).
+
+        Qt's quit() first asks every window to close; the main window used to answer by
+        hiding to the tray, which cancelled the quit and left the process (and its GPU memory)
+        behind, often without its tray icon. Now it closes; `shutdown` then stops the worker.
+        """
+        if self.quitting:
+            return
+        self.quitting = True
+        log.info("Quitting")
+        self.window.hide_on_close = False
         QApplication.quit()
 
     # -- actions ----------------------------------------------------------------------------
@@ -315,14 +327,14 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def _quit_on_signals(app: QApplication) -> None:
-    """Ctrl+C and SIGTERM quit cleanly (worker stopped, settings kept) instead of killing."""
+def _quit_on_signals(app: QApplication, desk: CosyDesk) -> None:
+    """Ctrl+C, SIGTERM (logout, `kill`) and SIGHUP (the terminal closed) quit as Quit does."""
 
     def request_quit(signum: int, _frame: object) -> None:
         log.info("Quitting on signal %d", signum)
-        app.quit()
+        desk.quit()
 
-    for name in ("SIGINT", "SIGTERM"):
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), request_quit)
     # Python runs signal handlers only between bytecodes; an idle timer lets it in regularly.
@@ -370,11 +382,13 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
 
     settings = Settings.load()
     desk = CosyDesk(settings, instance=instance)
+    _quit_on_signals(app, desk)
     desk.start(show_window=not args.minimized)
-    _quit_on_signals(app)
     log.info("cosydesk started; log file %s", log_file)
-    code = app.exec()
-    clean = desk.shutdown()
+    code = 0 if desk.quitting else app.exec()  # a signal during start-up asked to quit
+    # Quit must end the process within about 3 s: a model call that ignores cancellation (a
+    # load in progress) is not waited for longer than this.
+    clean = desk.shutdown(timeout_ms=2000)
     log.info("cosydesk quit (exit status %d)", code)
     if not clean:
         # A model call that ignores cancellation still holds the worker thread; Python would
