@@ -355,6 +355,13 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     from cosydesk.gui.single_instance import SingleInstance
 
     args = _parse(sys.argv[1:] if argv is None else argv)
+    if QApplication.instance() is None:
+        from cosydesk.gui.display_check import display_problem
+
+        problem = display_problem()
+        if problem is not None:  # Qt would abort the process with a misleading hint
+            print(f"cosydesk: {problem}", file=sys.stderr)
+            return 1
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else APP_ID])
     assert isinstance(app, QApplication)
     app.setApplicationName(APP_ID)
