@@ -20,10 +20,10 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
     p.add_argument(
         "--quantization",
-        choices=("none", "8bit", "4bit"),
+        choices=("auto", "none", "8bit", "4bit"),
         default=None,
         help="LLM quantisation; without it QUANTIZATION_ENABLED/QUANTIZATION_BITS decide, "
-        "else the setting (none with --device cpu)",
+        "else the setting (default auto: 4bit on a CUDA GPU, none on the CPU)",
     )
     p.add_argument(
         "--precision",
@@ -126,7 +126,7 @@ def _stored_quantization() -> str:
 
         return str(Settings.load().get("quantization"))
     except Exception:  # a broken config must not stop the command
-        return "4bit"
+        return "auto"
 
 
 def _options(args: argparse.Namespace):
@@ -141,8 +141,7 @@ def _options(args: argparse.Namespace):
     elif env_mode:
         mode = env_mode
     else:
-        # Quantised kernels on the CPU are slower than plain fp32 there.
-        mode = "none" if args.device == "cpu" else _stored_quantization()
+        mode = _stored_quantization()
     return EngineOptions(
         device=args.device,
         quantization=mode,
@@ -209,11 +208,11 @@ def cmd_say(args: argparse.Namespace) -> int:
         library.info(args.voice)  # an unknown name fails here, not after loading the model
     engine = Engine.load(_model_dir(args), _options(args), progress=_progress)
     status = engine.status()
-    asked = (
-        f" (asked for {status.quantization_requested})"
-        if status.quantization_requested != status.quantization
-        else ""
-    )
+    asked = ""
+    if status.quantization_requested == "auto":
+        asked = " (automatic for this device)"
+    elif status.quantization_requested != status.quantization:
+        asked = f" (asked for {status.quantization_requested})"
     print(
         f"[   ] Model ready on {status.device}, quantisation {status.quantization_label}{asked}",
         file=sys.stderr,

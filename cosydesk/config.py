@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "cosydesk"
 SETTINGS_FILE = "settings.json"
-# Version 2 replaced the seed's pair quantization_enabled + quantization_bits by `quantization`.
-VERSION = 2
+# Version 2 replaced the seed's pair quantization_enabled + quantization_bits by `quantization`;
+# version 3 added quantization "auto" and made it the default.
+VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "quantization",
         str,
-        "4bit",
-        "How the LLM is quantised: 4-bit NF4, 8-bit LLM.int8 or none (full precision). "
+        "auto",
+        "How the LLM is quantised: auto (4-bit on a CUDA GPU, none on the CPU, where "
+        "quantised layers are slow), 4-bit NF4, 8-bit LLM.int8 or none (full precision). "
         "QUANTIZATION_ENABLED=true/false and QUANTIZATION_BITS=4/8 override it.",
-        choices=("4bit", "8bit", "none"),
+        choices=("auto", "4bit", "8bit", "none"),
         env=QUANTIZATION_ENABLED,
     ),
     Option(
@@ -274,8 +276,20 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """4bit was the default and every file stores every value, so a stored 4bit almost always
+    means "never chosen": it becomes auto, which is still 4-bit on a GPU and none on the CPU."""
+    data = dict(data)
+    if data.get("quantization") == "4bit":
+        data["quantization"] = "auto"
+    return data
+
+
 # Each function takes the data of version N and returns that of version N + 1.
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+}
 
 
 # -- the settings -----------------------------------------------------------------------------

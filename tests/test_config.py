@@ -25,7 +25,7 @@ def _load(path: Path, **environ: str) -> Settings:
 
 def test_missing_file_gives_defaults_and_writes_nothing(path: Path) -> None:
     settings = _load(path)
-    assert settings.get("quantization") == "4bit"
+    assert settings.get("quantization") == "auto"
     assert settings.hotkey == "Ctrl+Alt+S"
     assert settings.speed == 1.0
     assert settings.stream is True
@@ -90,7 +90,7 @@ def test_set_coerces_text_and_rejects_bad_values_with_a_sentence(path: Path) -> 
 
     with pytest.raises(ConfigError, match=r"speed is 3\.0.*a number from 0\.5 to 2\.0"):
         settings.set("speed", 3.0)
-    with pytest.raises(ConfigError, match=r"quantization is '2bit'.*4bit or 8bit or none"):
+    with pytest.raises(ConfigError, match=r"quantization is '2bit'.*auto or 4bit or 8bit or none"):
         settings.set("quantization", "2bit")
     with pytest.raises(ConfigError, match="api_port"):
         settings.set("api_port", 80)
@@ -98,7 +98,7 @@ def test_set_coerces_text_and_rejects_bad_values_with_a_sentence(path: Path) -> 
         settings.set("stream", "maybe")
     with pytest.raises(KeyError):
         settings.set("volume", 3)
-    assert (settings.speed, settings.quantization, settings.api_port) == (1.5, "4bit", 8080)
+    assert (settings.speed, settings.quantization, settings.api_port) == (1.5, "auto", 8080)
 
 
 def test_attribute_assignment_is_refused(path: Path) -> None:
@@ -116,7 +116,7 @@ def test_listeners_hear_each_real_change_once(path: Path) -> None:
     settings.set("quantization", "none")
     settings.set("speed", "1.0")  # the default, unchanged
     settings.reset("quantization")
-    assert heard == [("quantization", "none"), ("quantization", "4bit")]
+    assert heard == [("quantization", "none"), ("quantization", "auto")]
 
 
 def test_a_broken_listener_does_not_silence_the_others(path: Path) -> None:
@@ -170,7 +170,8 @@ def test_corrupt_file_is_kept_aside_and_replaced_by_defaults(path: Path, content
 
 @pytest.mark.parametrize(
     ("enabled", "bits", "expected"),
-    [(True, 8, "8bit"), (True, 4, "4bit"), (False, 8, "none"), ("false", 4, "none")],
+    # 4 bits was the default; it reaches today's default, auto, through version 2.
+    [(True, 8, "8bit"), (True, 4, "auto"), (False, 8, "none"), ("false", 4, "none")],
 )
 def test_version_1_file_is_backed_up_and_migrated(
     path: Path, enabled: object, bits: int, expected: str
@@ -185,14 +186,14 @@ def test_version_1_file_is_backed_up_and_migrated(
     backup = path.with_name("settings.json.v1.bak")
     assert json.loads(backup.read_text()) == old
     stored = json.loads(path.read_text())
-    assert stored["version"] == 2 and stored["quantization"] == expected
+    assert stored["version"] == config.VERSION and stored["quantization"] == expected
     assert "quantization_bits" not in stored and "quantization_enabled" not in stored
 
 
 def test_version_1_file_with_a_bad_width_warns_and_uses_the_default(path: Path) -> None:
     path.write_text(json.dumps({"quantization_enabled": True, "quantization_bits": 5}))
     settings = _load(path)
-    assert settings.quantization == "4bit"
+    assert settings.quantization == "auto"
     assert any("'5bit'" in warning for warning in settings.warnings)
 
 
@@ -291,3 +292,16 @@ def test_platform_locations_are_per_user_folders_named_after_the_app() -> None:
         assert "cosydesk" in folder.parts
         assert folder.is_absolute()
     assert os.fspath(config.voices_dir(environ)).startswith(os.fspath(config.data_dir(environ)))
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"), [("4bit", "auto"), ("8bit", "8bit"), ("none", "none")]
+)
+def test_version_2_default_4bit_becomes_auto(path: Path, stored: str, expected: str) -> None:
+    """4-bit was the default, stored in every file: it becomes auto (4-bit on a GPU, none on
+    the CPU); a mode someone chose stays."""
+    path.write_text(json.dumps({"version": 2, "quantization": stored, "speed": 1.1}))
+    settings = _load(path)
+    assert (settings.quantization, settings.speed, settings.warnings) == (expected, 1.1, [])
+    assert json.loads(path.with_name("settings.json.v2.bak").read_text())["quantization"] == stored
+    assert json.loads(path.read_text())["quantization"] == expected

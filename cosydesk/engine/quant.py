@@ -203,6 +203,8 @@ def choose_mode(requested: str, device: torch.device) -> tuple[str, list[str]]:
         )
     notes: list[str] = []
     mode = requested
+    if mode == "auto":
+        mode = "4bit" if device.type == "cuda" else "none"
     if mode == "none":
         return mode, notes
     bnb, problem = _import_bnb()

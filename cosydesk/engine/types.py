@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-QUANT_MODES = ("none", "8bit", "4bit")
+# "auto": the best mode for the device found, 4bit on a CUDA GPU and none on the CPU (where
+# quantised layers are the slowest: 28 tok/s in 4-bit against 183 unquantised, tiny model).
+QUANT_MODES = ("auto", "none", "8bit", "4bit")
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cuda", "cpu")
 SAMPLE_RATE = 24000
@@ -21,7 +23,7 @@ class EngineOptions:
     """How to load the model. `quantization` is the mode asked for, already merged with env."""
 
     device: str = "auto"
-    quantization: str = "4bit"
+    quantization: str = "auto"
     flow_precision: str = "fp32"
     # LLM.int8 outlier threshold; 0 turns outlier handling off (needed for CUDA-graph capture).
     int8_threshold: float = 6.0

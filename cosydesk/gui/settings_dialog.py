@@ -35,6 +35,7 @@ from cosydesk.engine.errors import ConfigError, EngineError
 log = logging.getLogger(__name__)
 
 QUANTIZATION_LABELS = {
+    "auto": "Automatic (4-bit on a GPU, none on the CPU)",
     "4bit": "4-bit NF4 (least GPU memory)",
     "8bit": "8-bit LLM.int8",
     "none": "None (full precision)",

@@ -25,7 +25,10 @@ def quantization_text(status: EngineStatus) -> tuple[str, str]:
     text = f"Quantisation: {label}"
     tip = f"LLM: {status.precisions.get('llm', '?')}, flow: {status.precisions.get('flow', '?')}"
     tip += f", vocoder: {status.precisions.get('vocoder', '?')}"
-    if status.quantization_requested and status.quantization_requested != status.quantization:
+    if status.quantization_requested == "auto":
+        text += " (automatic)"
+        tip += "\nAutomatic: 4-bit on a CUDA GPU; on the CPU none, which is faster there."
+    elif status.quantization_requested and status.quantization_requested != status.quantization:
         asked = {"4bit": "4-bit", "8bit": "8-bit"}.get(status.quantization_requested, "none")
         text += f" (asked {asked})"
     if status.quantization_note:

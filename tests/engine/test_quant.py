@@ -320,3 +320,18 @@ def test_quantised_layers_that_cannot_run_here_fall_back_at_load_time(
         assert "matmul_4bit has no kernel" in status.quantization_note
     finally:
         engine.unload()
+
+
+def test_auto_is_4bit_on_a_cuda_gpu_and_none_on_the_cpu(
+    monkeypatch: pytest.MonkeyPatch, tiny_model: Path
+) -> None:
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 6))
+    assert quant.choose_mode("auto", torch.device("cuda")) == ("4bit", [])
+    engine = Engine.load(tiny_model, EngineOptions(device="cpu"))  # auto is the default
+    try:
+        status = engine.status()
+        assert (status.quantization_requested, status.quantization) == ("auto", "none")
+        assert status.quantization_note == ""  # a choice, not a fallback to warn about
+        assert not any(isinstance(m, bnb.nn.Linear4bit) for m in engine.llm.modules())
+    finally:
+        engine.unload()

@@ -98,7 +98,7 @@ def test_a_wrong_model_folder_is_refused_with_the_engine_sentence(
     assert dialog.error_label.isVisible()
     assert "lacks cosyvoice3.yaml" in dialog.error_label.text()
     # Nothing is stored while any field is wrong.
-    assert settings.get("model_dir") == "" and settings.get("quantization") == "4bit"
+    assert settings.get("model_dir") == "" and settings.get("quantization") == "auto"
 
 
 def test_a_real_model_folder_is_accepted(qtbot: QtBot, settings, parity_dir: Path) -> None:
@@ -122,7 +122,7 @@ def test_an_option_set_by_the_environment_is_shown_locked_with_its_variable(
     assert "QUANTIZATION_ENABLED and QUANTIZATION_BITS" in field.note.text()
     with qtbot.waitSignal(dialog.applied, timeout=1000):
         _click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
-    assert settings.get("quantization") == "4bit"  # the override is never stored
+    assert settings.get("quantization") == "auto"  # the override is never stored
 
 
 def test_the_hotkey_is_edited_as_a_key_sequence(qtbot: QtBot, settings) -> None:
