@@ -255,3 +255,22 @@ def test_load_into_leaves_the_module_alone_when_the_file_does_not_fit(tmp_path: 
     with pytest.raises(ModelFolderError, match=r"1\.weight \[2, 3\] is missing"):
         load_into(module, path)
     assert torch.equal(module[0].weight, before)
+
+
+def test_load_into_lets_go_of_the_file_without_a_garbage_collection(
+    saved: tuple[Path, dict[str, torch.Tensor]],
+) -> None:
+    """The weights file is mapped while its tensors live; once copied they go at once, with the
+    collector off (a full collection per file held the GIL long enough to freeze the window)."""
+    import gc
+
+    path, state = saved
+    module = _two_layers()
+    gc.disable()
+    try:
+        load_into(module, path)
+        maps = Path("/proc/self/maps").read_text().splitlines()
+    finally:
+        gc.enable()
+    assert [line for line in maps if str(path) in line] == []
+    assert torch.equal(module[0].weight, state["0.weight"])
