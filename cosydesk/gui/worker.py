@@ -13,6 +13,7 @@ thread, when the first load runs, so the tray icon appears without waiting for t
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -35,6 +36,9 @@ from cosydesk.gui.jobs import (
 from cosydesk.gui.thread_state import PinnedThreadState
 
 log = logging.getLogger(__name__)
+
+# Niceness of the worker thread: the window's thread keeps 0, so it is served first.
+WORKER_NICE = 5
 
 
 class Worker(QObject):
@@ -106,6 +110,7 @@ class Worker(QObject):
     def begin(self) -> None:
         """Runs on the worker's thread when it starts: starts the once-a-second status tick."""
         self._thread_state = PinnedThreadState()
+        _yield_to_the_window()
         self._timer.start()
         self._send_status(EngineStatus(status="unloaded"))
 
@@ -379,6 +384,16 @@ class Worker(QObject):
             engine.unload()
         except Exception:
             log.exception("The engine failed to unload cleanly")
+
+
+def _yield_to_the_window() -> None:
+    """Give this thread, and the compute threads it starts (torch's, which inherit it), a lower
+    CPU priority than the window's: on a machine with few cores, loading and synthesis then
+    no longer keep the window from answering (Linux and macOS; elsewhere nothing changes)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+    except (AttributeError, OSError) as exc:  # no per-thread priority here, or not allowed
+        log.debug("Worker priority unchanged: %s", exc)
 
 
 def _queued() -> Any:
