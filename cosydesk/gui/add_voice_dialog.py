@@ -45,7 +45,12 @@ class AddVoiceDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.file_edit, 1)
         row.addWidget(self.browse_button)
-        form.addRow("&Clip:", row)
+        # A row that is a layout gets no buddy from addRow(text, ...): the mnemonic showed as a
+        # literal "&Clip:" and the field had no name for screen readers.
+        clip_label = QLabel("&Clip:")
+        clip_label.setBuddy(self.file_edit)
+        self.file_edit.setAccessibleName("Clip")
+        form.addRow(clip_label, row)
         self.transcript_edit = QPlainTextEdit()
         self.transcript_edit.setPlaceholderText("Exactly what the clip says")
         form.addRow("&Transcript:", self.transcript_edit)

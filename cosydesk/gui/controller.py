@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from cosydesk.engine.errors import ConfigError
-from cosydesk.engine.types import EngineOptions
+from cosydesk.engine.types import SAMPLE_RATE, EngineOptions
 from cosydesk.gui.jobs import EngineFactory, LoadJob, SpeechJob, VoiceJob, load_engine
 from cosydesk.gui.speech_output import SpeechOutput
 from cosydesk.gui.worker import Worker, start_worker, stop_worker
@@ -283,7 +283,14 @@ class Controller(QObject):
     @Slot(object)
     def _on_output_done(self, output: SpeechOutput) -> None:
         if self._speech is not None and self._speech.output is output:
-            self._speech = None
+            speech, self._speech = self._speech, None
+            speech.job.cancel.set()  # nothing is left to render for a sound that has ended
+            log.info(
+                "Speech %d ended: %.2f s rendered, %.2f s played",
+                speech.job.job_id,
+                speech.fed / SAMPLE_RATE,
+                output.played_samples / SAMPLE_RATE,
+            )
             self._update_state()
 
     @Slot(object, str)
