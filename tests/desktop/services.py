@@ -198,6 +198,15 @@ class Recorder:
             return None
         return start + int(nonzero[0]), start + int(nonzero[-1]) + 1
 
+    def sound_seconds(self, start: int = 0, block: int = 240) -> float:
+        """Seconds of sound at or after `start`: the 10 ms blocks that are not all silence.
+
+        Unlike the extent, a gap (the player waiting for synthesis) does not count.
+        """
+        samples = self.samples(start)
+        blocks = samples[: samples.shape[0] // block * block].reshape(-1, block)
+        return float(np.count_nonzero(np.any(blocks != 0, axis=1)) * block / RATE)
+
     def stop(self) -> None:
         self._process.terminate()
         try:
@@ -208,3 +217,229 @@ class Recorder:
         self._thread.join(timeout=5)
         if self._process.stdout is not None:
             self._process.stdout.close()
+
+
+class XSession:
+    """A private X display as a person's desktop has it: Xvfb at 1600x1000, openbox as the
+    window manager, trayer as the system-tray host, a D-Bus session with the accessibility
+    bus (what screen readers read the app through, and what these tests read it through)."""
+
+    SIZE = "1600x1000"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.display = ""
+        self.env: dict[str, str] = {}
+        self._processes: list[subprocess.Popen[bytes]] = []
+
+    def _spawn(self, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        log = (self.folder / f"{Path(command[0]).name}.log").open("ab")
+        with log:
+            process = subprocess.Popen(
+                command,
+                env={**os.environ, **self.env, **(env or {})},
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        self._processes.append(process)
+        return process
+
+    def start(self) -> None:
+        read_end, write_end = os.pipe()
+        self._processes.append(
+            subprocess.Popen(
+                [
+                    *("Xvfb", "-displayfd", str(write_end), "-noreset", "-nolisten", "tcp"),
+                    *("-screen", "0", f"{self.SIZE}x24"),
+                ],
+                pass_fds=(write_end,),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+        os.close(write_end)
+        with os.fdopen(read_end) as ready:
+            number = ready.readline().strip()
+        if not number:
+            pytest.fail("Xvfb did not start")
+        self.display = f":{number}"
+        self.env = {
+            "DISPLAY": self.display,
+            "XDG_RUNTIME_DIR": str(self.folder),
+            "HOME": str(self.folder),
+        }
+        bus = self._spawn_bus()
+        self.env["DBUS_SESSION_BUS_ADDRESS"] = bus
+        self._spawn(["openbox", "--sm-disable"])
+        wait_until(self._has_window_manager, 15, "openbox to manage the screen")
+        self._spawn(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request"])
+        wait_until(self._has_tray, 15, "trayer to offer a system tray")
+        self._spawn(["/usr/libexec/at-spi-bus-launcher", "--launch-immediately"])
+        wait_until(self._has_a11y_bus, 15, "the accessibility bus")
+
+    def _spawn_bus(self) -> str:
+        read_end, write_end = os.pipe()
+        self._processes.append(
+            subprocess.Popen(
+                ["dbus-daemon", "--session", "--nofork", f"--print-address={write_end}"],
+                pass_fds=(write_end,),
+                env={**os.environ, **self.env},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+        os.close(write_end)
+        with os.fdopen(read_end) as ready:
+            address = ready.readline().strip()
+        if not address:
+            pytest.fail("dbus-daemon did not start")
+        return address
+
+    def _root_property(self, name: str) -> bool:
+        from Xlib import display
+
+        screen = display.Display(self.display)
+        try:
+            atom = screen.intern_atom(name)
+            return screen.screen().root.get_full_property(atom, 0) is not None
+        finally:
+            screen.close()
+
+    def _has_window_manager(self) -> bool:
+        return self._root_property("_NET_SUPPORTING_WM_CHECK")
+
+    def _has_tray(self) -> bool:
+        from Xlib import X, display
+
+        screen = display.Display(self.display)
+        try:
+            owner = screen.get_selection_owner(screen.intern_atom("_NET_SYSTEM_TRAY_S0"))
+            return owner != X.NONE
+        finally:
+            screen.close()
+
+    def _has_a11y_bus(self) -> bool:
+        from tests.desktop.atspi import a11y_bus_address
+
+        return a11y_bus_address(self.env["DBUS_SESSION_BUS_ADDRESS"]) is not None
+
+    def stop(self) -> None:
+        for process in reversed(self._processes):
+            if process.poll() is None:
+                process.terminate()
+        for process in reversed(self._processes):
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._processes.clear()
+
+
+@contextmanager
+def x_session(folder: Path) -> Iterator[XSession]:
+    """A desktop on a private display (see XSession), for the `with` block."""
+    require(
+        {
+            "Xvfb": "xvfb",
+            "openbox": "openbox",
+            "trayer": "trayer",
+            "xdotool": "xdotool",
+            "xclip": "xclip",
+            "dbus-daemon": "dbus-daemon",
+            "/usr/libexec/at-spi-bus-launcher": "at-spi2-core",
+        }
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    session = XSession(folder)
+    try:
+        session.start()
+        yield session
+    finally:
+        session.stop()
+
+
+class Pinger:
+    """Measures how long a window takes to answer the window manager's ping (_NET_WM_PING):
+    the time a person waits for the window to react while the app is busy."""
+
+    def __init__(self, display_name: str, window: int, interval: float = 0.02) -> None:
+        from Xlib import X, display
+
+        self._display = display.Display(display_name)
+        self._root = self._display.screen().root
+        # Qt answers on the root window with StructureNotify | SubstructureRedirect; the window
+        # manager holds the redirect, StructureNotify reaches anyone who selects it.
+        self._root.change_attributes(event_mask=X.StructureNotifyMask)
+        self._window = self._display.create_resource_object("window", window)
+        self._protocols = self._display.intern_atom("WM_PROTOCOLS")
+        self._ping = self._display.intern_atom("_NET_WM_PING")
+        self._interval = interval
+        self.latencies: list[float] = []
+        self._waiting_since: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import select
+
+        from Xlib import X
+        from Xlib.protocol import event
+
+        serial = 1000
+        while not self._stop.is_set():
+            serial += 1
+            message = event.ClientMessage(
+                window=self._window,
+                client_type=self._protocols,
+                data=(32, [self._ping, serial, self._window.id, 0, 0]),
+            )
+            sent = self._waiting_since = time.monotonic()
+            self._window.send_event(message, event_mask=X.NoEventMask)
+            self._display.flush()
+            answered = False
+            while not answered and not self._stop.is_set():
+                while self._display.pending_events():
+                    reply = self._display.next_event()
+                    if reply.type == X.ClientMessage and reply.data[1][1] == serial:
+                        answered = True
+                if not answered:
+                    select.select([self._display.fileno()], [], [], 0.005)
+            if answered:
+                self.latencies.append(time.monotonic() - sent)
+                self._waiting_since = None
+            self._stop.wait(self._interval)
+
+    def stop(self) -> float:
+        """Stop pinging; the longest wait seen (an unanswered ping included), in seconds."""
+        waiting = self._waiting_since
+        unanswered = time.monotonic() - waiting if waiting is not None else 0.0
+        if not self._stop.is_set():
+            self._stop.set()
+            self._thread.join(timeout=5)
+            self._display.close()
+        assert self.latencies, "the window never answered a ping"
+        return max([*self.latencies, unanswered])
+
+
+def client_windows(display_name: str) -> dict[str, int]:
+    """Title -> X window id of each window the window manager manages."""
+    from Xlib import display
+
+    screen = display.Display(display_name)
+    try:
+        root = screen.screen().root
+        found = root.get_full_property(screen.intern_atom("_NET_CLIENT_LIST"), 0)
+        windows: dict[str, int] = {}
+        for wid in found.value if found is not None else []:
+            window = screen.create_resource_object("window", wid)
+            name = window.get_full_property(screen.intern_atom("_NET_WM_NAME"), 0)
+            title = name.value.decode() if name is not None else (window.get_wm_name() or "")
+            windows[str(title)] = int(wid)
+        return windows
+    finally:
+        screen.close()
