@@ -15,6 +15,26 @@ from tests.gui.conftest import write_clip
 
 MakeApp = Callable[..., DesktopApp]
 
+# Figures the journeys measure (seconds), printed in the test run's summary.
+FIGURES: dict[str, list[float]] = {}
+
+
+def note(name: str, value: float) -> None:
+    """Record a measured figure for the summary at the end of the run."""
+    FIGURES.setdefault(name, []).append(value)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not FIGURES:
+        return
+    terminalreporter.section("desktop journeys: measured")
+    for name, values in FIGURES.items():
+        values = sorted(values)
+        terminalreporter.write_line(
+            f"{name}: median {values[len(values) // 2]:.3f}, min {values[0]:.3f}, "
+            f"max {values[-1]:.3f} (n={len(values)})"
+        )
+
 
 @pytest.fixture(scope="module")
 def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XSession]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.desktop.app import DesktopApp
-from tests.desktop.conftest import MakeApp
+from tests.desktop.conftest import MakeApp, note
 from tests.desktop.services import RATE, Pinger, PulseServer, client_windows
 from tests.gui.conftest import write_clip
 
@@ -20,23 +20,6 @@ pytestmark = pytest.mark.desktop
 # How long the tiny model on two CPU cores may take to load, speak or reload.
 LOAD_S = 90
 SPEECH_S = 60
-FIGURES: dict[str, list[float]] = {}
-
-
-def note(name: str, value: float) -> None:
-    """Record a measured figure; the summary prints them at the end of the module."""
-    FIGURES.setdefault(name, []).append(value)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _print_figures() -> object:
-    yield
-    for name, values in FIGURES.items():
-        values = sorted(values)
-        print(
-            f"\n[desktop figure] {name}: n={len(values)} median={values[len(values) // 2]:.3f} "
-            f"min={values[0]:.3f} max={values[-1]:.3f}"
-        )
 
 
 def ended_speeches(log: str) -> list[tuple[float, float]]:
