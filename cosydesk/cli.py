@@ -327,3 +327,20 @@ def main(argv: list[str] | None = None) -> int:
     except (EngineError, OSError) as exc:
         print(f"cosydesk: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as exc:
+        if args.command != "say":
+            raise
+        # The engine reports everything a person can act on as an EngineError, so this is a
+        # bug; `say` still ends in one sentence, and --verbose shows where it happened.
+        logging.getLogger(__name__).debug("say failed", exc_info=True)
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        reason = (str(exc).splitlines() or [""])[0][:200]
+        print(
+            f"cosydesk: an unexpected error stopped the command ({type(exc).__name__}: "
+            f"{reason}); run it again with --verbose to see where, and please report it.",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR

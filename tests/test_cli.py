@@ -123,6 +123,48 @@ def test_a_bad_model_folder_gives_its_sentence_and_exit_1(prompt_wav, tmp_path, 
     assert not out.exists()
 
 
+def test_a_damaged_weight_file_gives_a_sentence_naming_it(
+    tiny_model, prompt_wav, tmp_path, capsys
+) -> None:
+    import io
+    import zipfile
+
+    from tests.fuzz_mutators import linked_copy, replace_file, replace_member
+
+    folder = linked_copy(tiny_model, tmp_path / "model")
+    data = (tiny_model / "hift.pt").read_bytes()
+    pickle = zipfile.ZipFile(io.BytesIO(data)).read("hift/data.pkl")
+    # A memo index the pickle never stored: torch's unpickler fails with KeyError 250.
+    damaged = replace_member(data, "hift/data.pkl", pickle.replace(b"h\x02", b"h\xfa", 1))
+    replace_file(folder / "hift.pt", damaged)
+    out = tmp_path / "out.wav"
+    assert cli.main(_say(folder, prompt_wav, out)) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"cosydesk: hift.pt in {folder} is damaged: its weight table cannot be read" in err
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_an_unexpected_error_in_say_is_still_one_sentence(
+    tiny_model, prompt_wav, tmp_path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cosydesk.engine.engine import Engine
+
+    def broken(*args, **kwargs):  # a bug the engine did not turn into an EngineError
+        raise IndexError("index 7 is out of bounds for dimension 0 with size 7")
+
+    monkeypatch.setattr(Engine, "synthesize", broken)
+    out = tmp_path / "out.wav"
+    assert cli.main(_say(tiny_model, prompt_wav, out)) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last == (
+        "cosydesk: an unexpected error stopped the command (IndexError: index 7 is out of "
+        "bounds for dimension 0 with size 7); run it again with --verbose to see where, and "
+        "please report it."
+    )
+    assert "Traceback" not in err and not out.exists()
+
+
 def test_the_seeds_variables_choose_the_mode_unless_the_flag_is_given(
     tiny_model, prompt_wav, tmp_path, capsys, monkeypatch, forced: int
 ) -> None:

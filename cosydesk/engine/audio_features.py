@@ -4,7 +4,8 @@ Every extractor here reproduces, in plain torch, the numerics of the library the
 implementation calls, so that features computed here feed the model exactly as upstream's do:
 
 * `resample`: torchaudio's default windowed-sinc resampler (Hann window, 6 zero crossings,
-  roll-off 0.99), applied as a polyphase convolution on the gcd-reduced rates.
+  roll-off 0.99), applied as a polyphase convolution on the gcd-reduced rates (in blocks of
+  output samples where those rates are co-prime, so that memory stays bounded).
 * `kaldi_fbank`: Kaldi's log-mel filterbank as torchaudio's compliance module computes it
   (speaker-embedding input).
 * `whisper_log_mel`: Whisper's 128-bin log-mel (speech-tokenizer input).
@@ -78,46 +79,124 @@ def load_audio(path: str | Path, target_sr: int) -> torch.Tensor:
 # --------------------------------------------------------------------------- resampling
 
 
+# The whole polyphase kernel has new x (orig + 2 width) entries for gcd-reduced rates: tens to
+# tens of thousands for the usual rates (24 -> 16 kHz: 2 x 23; 44.1 -> 16 kHz: 160 x 475), but
+# 16,000 x 22,069 (2.8 GB in float64) for co-prime ones such as 22,051 -> 16,000 Hz. Above this
+# many entries the filter is instead computed for one block of output samples at a time, which
+# bounds every temporary.
+_KERNEL_LIMIT = 1 << 18
+# Entries (output samples x taps) of one block's kernel: 512 KiB per float64 temporary.
+_BLOCK_ENTRIES = 1 << 16
+
+
+def _sinc_width(orig: int, new: int) -> tuple[float, int]:
+    """Cut-off (in gcd-reduced units) and one-sided filter width in input samples."""
+    cutoff = min(orig, new) * _SINC_ROLLOFF
+    return cutoff, math.ceil(_SINC_ZERO_CROSSINGS * orig / cutoff)
+
+
+def _windowed_sinc(t: torch.Tensor, scale: float) -> torch.Tensor:
+    """Hann-windowed sinc of t (in zero crossings, float64), times `scale`, rounded to float32."""
+    import torch
+
+    t = t.clamp(-_SINC_ZERO_CROSSINGS, _SINC_ZERO_CROSSINGS)
+    window = torch.cos(t * (math.pi / (2 * _SINC_ZERO_CROSSINGS))) ** 2
+    t = t * math.pi
+    sinc = torch.where(t == 0, torch.ones_like(t), torch.sin(t) / t)
+    return (sinc * window * scale).to(torch.float32)
+
+
 @lru_cache(maxsize=16)
 def _sinc_kernel(orig: int, new: int) -> tuple[torch.Tensor, int]:
     """Polyphase kernel [new, 1, taps] for gcd-reduced rates, plus the padding width it needs."""
     import torch
 
-    cutoff = min(orig, new) * _SINC_ROLLOFF
-    width = math.ceil(_SINC_ZERO_CROSSINGS * orig / cutoff)
+    cutoff, width = _sinc_width(orig, new)
     # Computed in float64 and rounded once at the end, as torchaudio does for its default dtype.
     taps = torch.arange(-width, width + orig, dtype=torch.float64) / orig
     phase = -torch.arange(new, dtype=torch.float64).unsqueeze(1) / new
-    t = ((phase + taps) * cutoff).clamp(-_SINC_ZERO_CROSSINGS, _SINC_ZERO_CROSSINGS)
-    window = torch.cos(t * (math.pi / (2 * _SINC_ZERO_CROSSINGS))) ** 2
-    t = t * math.pi
-    sinc = torch.where(t == 0, torch.ones_like(t), torch.sin(t) / t)
-    kernel = (sinc * window * (cutoff / orig)).to(torch.float32)
+    kernel = _windowed_sinc((phase + taps) * cutoff, cutoff / orig)
     return kernel.unsqueeze(1), width
+
+
+def _resample_blocks(flat: torch.Tensor, orig: int, new: int) -> torch.Tensor:
+    """The same filter as `_sinc_kernel`, evaluated block by block for [C, 1, N] audio.
+
+    Output sample n sits at input position n * orig / new; it needs the 2 width + 2 input samples
+    around that position, weighted by the windowed sinc of their exact distance (an integer
+    numerator over orig * new, so no rounding error grows with n). Memory is bounded by
+    _BLOCK_ENTRIES whatever the rates; the result equals the convolution's to float rounding.
+    """
+    import torch
+
+    cutoff, width = _sinc_width(orig, new)
+    signal = flat[:, 0]
+    length = signal.shape[-1]
+    taps = 2 * width + 2
+    total = math.ceil(new * length / orig)
+    block = max(1, _BLOCK_ENTRIES // taps)
+    offsets = torch.arange(taps, dtype=torch.int64) - width
+    out = flat.new_empty(flat.shape[0], total)
+    for start in range(0, total, block):
+        n = torch.arange(start, min(start + block, total), dtype=torch.int64).unsqueeze(1)
+        m = n * orig // new + offsets  # [block, taps] input indices around each output sample
+        distance = (m * new - n * orig).to(torch.float64) * (cutoff / (orig * new))
+        kernel = _windowed_sinc(distance, cutoff / orig)
+        # Samples before and after the signal count as zeros, as the convolution pads them.
+        kernel = kernel.masked_fill_((m < 0) | (m >= length), 0.0).to(flat.device, flat.dtype)
+        window = signal[:, m.clamp_(0, length - 1).to(signal.device)]  # [C, block, taps]
+        out[:, start : start + n.shape[0]] = (window * kernel).sum(dim=-1)
+    return out
+
+
+def _resample_conv(flat: torch.Tensor, orig: int, new: int) -> torch.Tensor:
+    """[C, 1, N] audio through the cached polyphase kernel, a bounded stretch of input at a time.
+
+    The convolution reads orig + 2 width samples per output frame (its unfolded input can be
+    13 times the signal when downsampling 48 -> 16 kHz), so frames are taken in groups whose
+    unfolded input stays near _BLOCK_ENTRIES entries.
+    """
+    import torch
+
+    kernel, width = _sinc_kernel(orig, new)
+    kernel = kernel.to(flat.device, flat.dtype)
+    length = flat.shape[-1]
+    span = orig + 2 * width
+    frames = length // orig + 1
+    group = max(1, (4 * _BLOCK_ENTRIES) // span)
+    out = flat.new_empty(flat.shape[0], frames * new)
+    for first in range(0, frames, group):
+        last = min(first + group, frames)
+        # Input samples [lo, hi) feed frames first..last-1; zeros stand in beyond the signal.
+        lo, hi = first * orig - width, (last - 1) * orig + span - width
+        piece = flat[..., max(lo, 0) : min(hi, length)]
+        piece = torch.nn.functional.pad(piece, (max(0, -lo), max(0, hi - length)))
+        # Each output channel of the strided conv is one polyphase branch; interleave them.
+        phases = torch.nn.functional.conv1d(piece, kernel, stride=orig)
+        out[:, first * new : last * new] = phases.transpose(1, 2).reshape(flat.shape[0], -1)
+    return out[:, : math.ceil(new * length / orig)]
 
 
 def resample(wav: torch.Tensor, orig_sr: int, new_sr: int) -> torch.Tensor:
     """Resample [..., N] audio from `orig_sr` to `new_sr` Hz like torchaudio's default resampler.
 
-    Output length is ceil(N * new_sr / orig_sr); equal rates return the input unchanged.
+    Output length is ceil(N * new_sr / orig_sr); equal rates return the input unchanged. Any pair
+    of rates works in bounded memory (a few MB of temporaries besides input and output): rates
+    with small gcd-reduced factors use one cached polyphase kernel, co-prime ones (22,051 Hz)
+    compute the identical filter in blocks of output samples.
     """
-    import torch
-
     if orig_sr <= 0 or new_sr <= 0:
         raise ValueError(f"sample rates must be positive, got {orig_sr} and {new_sr}")
     if orig_sr == new_sr:
         return wav
     common = math.gcd(int(orig_sr), int(new_sr))
     orig, new = int(orig_sr) // common, int(new_sr) // common
-    kernel, width = _sinc_kernel(orig, new)
     lead = wav.shape[:-1]
     flat = wav.reshape(-1, 1, wav.shape[-1])
-    length = flat.shape[-1]
-    padded = torch.nn.functional.pad(flat, (width, width + orig))
-    # Each output channel of the strided conv is one polyphase branch; interleave them.
-    phases = torch.nn.functional.conv1d(padded, kernel.to(wav.device, wav.dtype), stride=orig)
-    out = phases.transpose(1, 2).reshape(flat.shape[0], -1)
-    out = out[:, : math.ceil(new * length / orig)]
+    if new * (orig + 2 * _sinc_width(orig, new)[1]) > _KERNEL_LIMIT:
+        out = _resample_blocks(flat, orig, new)
+    else:
+        out = _resample_conv(flat, orig, new)
     return out.reshape(*lead, out.shape[-1])
 
 

@@ -8,6 +8,7 @@ ModelFolderError that names the file and tells the person what to do.
 
 from __future__ import annotations
 
+import logging
 import pickle
 import re
 import zipfile
@@ -20,6 +21,8 @@ from cosydesk.engine.errors import ModelFolderError
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+log = logging.getLogger(__name__)
 
 # Names that a module may hold as a second name of another tensor. Upstream ties the Qwen2
 # output head to the text embedding: torch.save stores it once under both names, a re-saved
@@ -72,7 +75,13 @@ def check_archive(path: Path) -> None:
             f"{_where(path)} is not a PyTorch weight archive of the official format (it may be "
             f"damaged or in an old pickle format that cosydesk does not open). {_AGAIN}"
         )
-    if not zipfile.is_zipfile(path):
+    try:
+        # is_zipfile lets some damage through as an exception (a zip64 record that claims
+        # several disks); either way the directory at the end of the file is not usable.
+        complete = zipfile.is_zipfile(path)
+    except zipfile.BadZipFile:
+        complete = False
+    if not complete:
         raise ModelFolderError(
             f"{_where(path)} is incomplete: the archive ends early (an interrupted download?). "
             f"{_AGAIN}"
@@ -107,6 +116,16 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as exc:
         raise ModelFolderError(
             f"{_where(path)} is damaged or is not a PyTorch weight file ({exc}). {_AGAIN}"
+        ) from None
+    except Exception as exc:
+        # A damaged pickle makes torch's weights-only unpickler fail in any way its code can
+        # (KeyError on a bad memo index, IndexError, struct.error, TypeError on a call with the
+        # wrong arguments, AssertionError ...). Nothing has run from the file; all of them mean
+        # the same thing to the person: the file is damaged.
+        log.debug("torch.load(%s) failed", path, exc_info=True)
+        raise ModelFolderError(
+            f"{_where(path)} is damaged: its weight table cannot be read "
+            f"({type(exc).__name__}). {_AGAIN}"
         ) from None
     if not isinstance(loaded, Mapping):
         raise ModelFolderError(
@@ -177,10 +196,16 @@ def check_state_dict(module: nn.Module, state: Mapping[str, torch.Tensor], file:
     more = len(problems) - _SHOWN_PROBLEMS
     if more > 0:
         shown += f"; and {more} more problem{'s' if more > 1 else ''}"
+    # The LM's shape comes from both configuration files; the others' from the yaml alone.
+    described = (
+        "cosyvoice3.yaml and CosyVoice-BlankEN/config.json describe"
+        if file.name == "llm.pt"
+        else "cosyvoice3.yaml describes"
+    )
     raise ModelFolderError(
-        f"{_where(file)} does not belong to the model that cosyvoice3.yaml in {file.parent} "
-        f"describes: {shown}. The weights and the configuration come from different models: "
-        f"download the model folder again and keep its files together."
+        f"{_where(file)} does not belong to the model that {described} in {file.parent}: "
+        f"{shown}. The weights and the configuration come from different models: download the "
+        f"model folder again and keep its files together."
     )
 
 
@@ -206,7 +231,7 @@ def load_into(module: nn.Module, path: Path, *, strip_prefix: str = "") -> None:
     del expected
     try:
         module.load_state_dict(state, strict=True, assign=on_meta)
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, ValueError) as exc:
         raise ModelFolderError(
             f"The weights of {_where(path)} could not be placed in the model ({exc}). {_AGAIN}"
         ) from None

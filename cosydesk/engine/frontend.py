@@ -43,13 +43,21 @@ SILENCE_PEAK = 1e-3
 TOKENIZER_RATE = 16000
 MEL_BINS = 80
 _FORMAT_VERSION = 1
+# The speech tokenizer's vocabulary and rate: a 30 s clip gives 750 tokens.
+SPEECH_TOKENS = 6561
+TOKENS_PER_SECOND = 25
+MAX_PROMPT_TOKENS = int(MAX_PROMPT_SECONDS * TOKENS_PER_SECOND) + 1
+# No array of a saved voice comes near this (its mel is 2 x 751 x 80 float32, 481 kB); a file
+# that claims more is damaged and is refused before anything is read into memory.
+_MAX_ARRAY_BYTES = 4 << 20
 
 
 def check_clip(wav: torch.Tensor, sample_rate: int, name: str = "The voice clip") -> None:
     """Raise VoiceError unless mono [1, N] audio can serve as a voice prompt.
 
     Usable means: sampled at 16 kHz or more, between MIN_PROMPT_SECONDS and MAX_PROMPT_SECONDS
-    long, and not silent. `name` starts each message (e.g. the file name).
+    long, finite (no NaN or infinite samples) and not silent. `name` starts each message (e.g.
+    the file name).
     """
     if sample_rate < MIN_PROMPT_RATE:
         raise VoiceError(
@@ -69,6 +77,12 @@ def check_clip(wav: torch.Tensor, sample_rate: int, name: str = "The voice clip"
         raise VoiceError(
             f"{name} lasts only {seconds:.2f} s, too short to capture a voice: "
             "record a few seconds of speech."
+        )
+    if not bool(wav.isfinite().all()):
+        # NaN compares false with everything, so it would pass the silence test below.
+        raise VoiceError(
+            f"{name} holds invalid samples (NaN or infinity), not sound: export it again as a "
+            "plain WAV or FLAC recording."
         )
     if float(wav.abs().max()) < SILENCE_PEAK:
         raise VoiceError(f"{name} is silent: record it again with the microphone switched on.")
@@ -120,7 +134,11 @@ class PromptFeatures:
 
     @classmethod
     def load(cls, path: str | Path) -> PromptFeatures:
-        """Read features written by `save`; VoiceError when the file is missing or damaged."""
+        """Read features written by `save`; VoiceError when the file is missing or damaged.
+
+        Damaged includes values no clip can give: shapes that do not fit together, more tokens
+        than a 30 s clip has, ids outside the speech vocabulary, NaN or infinite numbers.
+        """
         import torch
 
         path = Path(path)
@@ -135,6 +153,9 @@ class PromptFeatures:
                 if not isinstance(data, np.lib.npyio.NpzFile):
                     raise VoiceError(damaged)
                 with data:
+                    members = data.zip.infolist() if data.zip is not None else []
+                    if any(member.file_size > _MAX_ARRAY_BYTES for member in members):
+                        raise VoiceError(damaged)
                     arrays = {key: np.array(data[key]) for key in data.files}
         except FileNotFoundError as exc:
             raise VoiceError(
@@ -153,11 +174,21 @@ class PromptFeatures:
             version == _FORMAT_VERSION
             and token.ndim == 2
             and token.shape[0] == 1
+            and 0 < token.shape[1] <= MAX_PROMPT_TOKENS
             and np.issubdtype(token.dtype, np.integer)
             and feat.shape == (1, 2 * token.shape[1], MEL_BINS)
             and embedding.shape == (1, EMBEDDING_DIM)
+            and np.issubdtype(feat.dtype, np.floating)
+            and np.issubdtype(embedding.dtype, np.floating)
         )
-        if not consistent:
+        # Values too: an id outside the speech vocabulary or a NaN would fail every request.
+        if not (
+            consistent
+            and int(token.min()) >= 0
+            and int(token.max()) < SPEECH_TOKENS
+            and bool(np.isfinite(feat).all())
+            and bool(np.isfinite(embedding).all())
+        ):
             raise VoiceError(damaged)
         return cls(
             torch.from_numpy(token.astype(np.int64)),

@@ -113,7 +113,13 @@ class CosyVoice3LM(nn.Module):
         try:
             if target.rsplit(".", 1)[-1] != "CosyVoice3LM":
                 raise ValueError(f"its llm is '{target}', not CosyVoice3LM")
-            config = Qwen2Config.from_dict(dict(qwen_config))
+            try:
+                config = Qwen2Config.from_dict(dict(qwen_config))
+            except Exception as exc:
+                # transformers validates its config its own way, which changes between versions
+                # (strict-dataclass errors, AttributeError for an unknown dtype name): all mean
+                # that config.json holds a value it refuses.
+                raise ValueError(f"transformers refuses config.json: {exc}") from None
             speech_token_size = int(kwargs["speech_token_size"])
             hidden = int(config.hidden_size)
             for key in ("llm_input_size", "llm_output_size"):

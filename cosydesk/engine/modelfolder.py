@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cosydesk.engine.errors import ModelFolderError
+from cosydesk.engine.hparams import check_numbers
 from cosydesk.engine.yamlconf import Tagged, load_yaml
 
 MODEL_NAME = "Fun-CosyVoice3-0.5B-2512"
@@ -214,12 +215,15 @@ def _check_nodes(config: dict[str, Any], yaml_path: Path) -> None:
 def _read_qwen_config(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
+        # ValueError covers undecodable text, broken JSON and integers of thousands of digits.
+        what = "is nested too deeply" if isinstance(exc, RecursionError) else f"({exc})"
         raise ModelFolderError(
-            f"{TOKENIZER_DIR}/{path.name} in {path.parent.parent} cannot be read ({exc}): {_AGAIN}."
+            f"{TOKENIZER_DIR}/{path.name} in {path.parent.parent} cannot be read {what}: {_AGAIN}."
         ) from None
+    # Only the presence of the sizes here; check_numbers judges each value and names it.
     needed = ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), int) for k in needed):
+    if not isinstance(data, dict) or not all(k in data for k in needed):
         raise ModelFolderError(
             f"{TOKENIZER_DIR}/{path.name} in {path.parent.parent} is not a Qwen2 model "
             f"configuration (it needs {', '.join(needed)}): {_AGAIN}."
@@ -285,6 +289,7 @@ def open_model_folder(path: Path | str, *, deep: bool = False) -> ModelFolder:
     blank_en = root / TOKENIZER_DIR
     qwen = _read_qwen_config(blank_en / "config.json")
     _check_consistent(config, qwen, root)
+    check_numbers(config, qwen, root)  # before anything is sized from them
     folder = ModelFolder(
         root=root,
         yaml=yaml_path,

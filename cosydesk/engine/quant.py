@@ -278,7 +278,14 @@ def _quantize_backbone(
         if done:
             _probe(getattr(done[0][0], done[0][1]), device)
     except Exception as exc:  # bitsandbytes fails in many ways
-        log.exception("quantisation failed")
+        # A handled fallback: one line for the person, the traceback only at debug level.
+        log.debug("quantisation failed", exc_info=True)
+        log.warning(
+            "bitsandbytes could not quantise the model to %s (%s: %s); it runs unquantised",
+            mode,
+            type(exc).__name__,
+            exc,
+        )
         _undo(done)
         result.mode = "none"
         result.layers = 0

@@ -11,6 +11,7 @@ mono, at its own rate) and ``features-<model fingerprint>.npz``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -24,6 +25,8 @@ from cosydesk.engine.errors import VoiceError
 
 if TYPE_CHECKING:
     from cosydesk.engine.frontend import PromptFeatures
+
+log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 60
 
@@ -202,9 +205,10 @@ class VoiceLibrary:
     def get(self, name: str, engine: Any = None) -> Voice:
         """The voice `name` with prompt features for `engine`'s model.
 
-        Uses the cached features when they exist for this model; otherwise computes them with
-        `engine.prompt_features(wav_path)` and caches them. Without an engine, only a cache of
-        any model will do (it is the only one the caller could use).
+        Uses the cached features when they exist for this model; otherwise (or when they are
+        damaged) computes them with `engine.prompt_features(wav_path)` and caches them. Without
+        an engine, only a cache of any model will do (it is the only one the caller could use).
+        Raises VoiceError naming the voice when its clip is gone and no usable cache remains.
         """
         from cosydesk.engine.frontend import PromptFeatures
 
@@ -214,11 +218,21 @@ class VoiceLibrary:
         else:
             caches = sorted(info.folder.glob("features-*.npz"))
             cache = caches[0] if caches else info.folder / "features-none.npz"
+        damaged = False
         if cache.is_file():
             try:
                 return Voice(info.name, info.transcript, PromptFeatures.load(cache))
             except VoiceError:
-                cache.unlink(missing_ok=True)  # damaged cache: compute it again below
+                # Computed again from the clip below, so a damaged cache fails no request.
+                log.warning("The saved features of the voice '%s' are damaged.", info.name)
+                cache.unlink(missing_ok=True)
+                damaged = True
+        if not info.audio_path.is_file():
+            what = "its saved features are damaged and " if damaged else ""
+            raise VoiceError(
+                f"The voice '{info.name}' cannot be used: {what}its clip {info.audio_path} is "
+                "missing. Delete the voice and add it again from a recording."
+            )
         if engine is None:
             raise VoiceError(
                 f"The voice '{name}' has not been prepared for this model yet: load the model "

@@ -114,11 +114,15 @@ class WeTextRewriter:
             return passage
         try:
             spoken = normalizer.normalize(passage)
-        except Exception:
+        except Exception as exc:
+            # A handled fallback: one warning line for the person, the traceback for the log
+            # file only (at debug level), never a traceback on the terminal.
+            log.debug("wetext failed on %r", passage[:80], exc_info=True)
             if not self._warned:
                 self._warned = True
                 log.warning(
-                    "wetext failed on a passage; it is read by the basic rules", exc_info=True
+                    "wetext failed on a passage (%s); it is read by the basic rules",
+                    type(exc).__name__,
                 )
             return passage
         if not isinstance(spoken, str):

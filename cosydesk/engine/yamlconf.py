@@ -150,10 +150,11 @@ class _Resolver:
         if whole:
             return self.lookup(whole.group(1).strip())
         values = {m: self.lookup(m.strip()) for m in _REF.findall(expr)}
-        text = _REF.sub(lambda m: repr(values[m.group(1)]), expr)
         try:
+            # repr of an integer of thousands of digits is a ValueError too.
+            text = _REF.sub(lambda m: repr(values[m.group(1)]), expr)
             return _arith(text)
-        except (ValueError, SyntaxError, TypeError, ZeroDivisionError):
+        except (ValueError, SyntaxError, TypeError, ZeroDivisionError, OverflowError):
             raise self.fail(f"has a reference expression it cannot evaluate: '{expr}'") from None
 
     def resolve(self, value: Any) -> Any:
@@ -215,6 +216,14 @@ def load_yaml(path: Path) -> dict[str, Any]:
         raise ModelFolderError(
             f"{path.name} in {path.parent} is not valid YAML ({exc}). Download the model "
             "folder again."
+        ) from None
+    except (ValueError, OverflowError, TypeError) as exc:
+        # Raised by the scalar constructors: a date such as 2001-02-30, an integer of
+        # thousands of digits, `!!float 'x'`.
+        reason = str(exc).split(";")[0][:120]
+        raise ModelFolderError(
+            f"{path.name} in {path.parent} holds a value that cannot be read ({reason}). "
+            "Download the model folder again."
         ) from None
     if not isinstance(data, dict):
         raise ModelFolderError(

@@ -142,6 +142,20 @@ def test_silent_clip_is_refused(tmp_path: Path) -> None:
         read_prompt_clip(path)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_clip_with_nan_or_infinite_samples_is_refused(tmp_path: Path, bad: float) -> None:
+    wav = voiced(24000, 2.0)
+    wav[1000:1010] = bad  # a few broken samples in a real recording
+    path = tmp_path / "broken.wav"
+    soundfile.write(path, wav, 24000, subtype="FLOAT")
+    with pytest.raises(VoiceError) as caught:
+        read_prompt_clip(path)
+    assert str(caught.value) == (
+        "The voice clip broken.wav holds invalid samples (NaN or infinity), not sound: export "
+        "it again as a plain WAV or FLAC recording."
+    )
+
+
 def test_very_short_and_low_rate_clips_are_refused() -> None:
     with pytest.raises(VoiceError, match="too short"):
         check_clip(torch.from_numpy(voiced(24000, 0.2)).T, 24000)

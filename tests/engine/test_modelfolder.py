@@ -17,6 +17,8 @@ from cosydesk.engine.modelfolder import (
     open_model_folder,
 )
 from cosydesk.engine.tinymodel import build_tiny_model
+from tests.fuzz_mutators import linked_copy
+from tests.fuzz_mutators import replace_file as replace
 
 
 @pytest.fixture(scope="module")
@@ -27,23 +29,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def folder(built: Path, tmp_path: Path) -> Path:
     """A private copy of the built folder made of links, so a test can break any one file."""
-    dest = tmp_path / MODEL_NAME
-    for source in built.rglob("*"):
-        target = dest / source.relative_to(built)
-        if source.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.symlink_to(source)
-    return dest
-
-
-def replace(path: Path, content: bytes | str) -> None:
-    path.unlink()
-    if isinstance(content, str):
-        path.write_text(content, encoding="utf-8")
-    else:
-        path.write_bytes(content)
+    return linked_copy(built, tmp_path / MODEL_NAME)
 
 
 def message_of(path: Path, *, deep: bool = False) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.util
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -275,7 +276,11 @@ def test_a_card_without_the_needed_compute_capability_gets_the_nearest_mode(
 
 
 def test_a_quantisation_failing_half_way_is_undone_and_noted(
-    tiny_model: Path, engines, voice: Voice, monkeypatch: pytest.MonkeyPatch
+    tiny_model: Path,
+    engines,
+    voice: Voice,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     plain = dict(_decoder_linears(engines("none")))
     real = bnb.nn.Linear4bit
@@ -294,6 +299,10 @@ def test_a_quantisation_failing_half_way_is_undone_and_noted(
         assert (status.quantization, status.quantization_requested) == ("none", "4bit")
         assert "could not quantise" in status.quantization_note
         assert "no 4-bit kernel" in status.quantization_note
+        # Handled: a warning line on the terminal, no traceback (that is for the debug log).
+        shown = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert any("could not quantise" in r.getMessage() for r in shown)
+        assert not [r for r in shown if r.exc_info], "a handled fallback printed a traceback"
         restored = dict(_decoder_linears(engine))
         assert restored.keys() == plain.keys()
         for name, layer in restored.items():

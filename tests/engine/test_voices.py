@@ -209,6 +209,78 @@ def test_a_damaged_cache_is_computed_again(library, clip, engine: Engine, monkey
     assert [p.name for p in info.folder.glob("features-*")] == [cache.name]
 
 
+def _nan_in_mel(arrays: dict[str, np.ndarray]) -> None:
+    arrays["speech_feat"][0, 3, 7] = np.nan
+
+
+def _inf_in_embedding(arrays: dict[str, np.ndarray]) -> None:
+    arrays["embedding"][0, 5] = np.inf
+
+
+def _token_beyond_the_vocabulary(arrays: dict[str, np.ndarray]) -> None:
+    arrays["speech_token"][0, 2] = 6561
+
+
+def _negative_token(arrays: dict[str, np.ndarray]) -> None:
+    arrays["speech_token"][0, 0] = -1
+
+
+def _no_tokens(arrays: dict[str, np.ndarray]) -> None:
+    arrays["speech_token"] = arrays["speech_token"][:, :0]
+    arrays["speech_feat"] = arrays["speech_feat"][:, :0]
+
+
+def _two_hundred_thousand_tokens(arrays: dict[str, np.ndarray]) -> None:
+    # Compressed on disk (zeros), 128 MB as arrays: refused before it is read.
+    arrays["speech_token"] = np.zeros((1, 200_000), dtype=np.int64)
+    arrays["speech_feat"] = np.zeros((1, 400_000, 80), dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _nan_in_mel,
+        _inf_in_embedding,
+        _token_beyond_the_vocabulary,
+        _negative_token,
+        _no_tokens,
+        _two_hundred_thousand_tokens,
+    ],
+)
+def test_a_cache_with_values_no_clip_gives_is_computed_again(
+    library, clip, engine: Engine, monkeypatch, damage
+) -> None:
+    counting = Counting(engine, monkeypatch)
+    info = library.add("Narrator", clip, "Words.", engine)
+    (cache,) = info.folder.glob("features-*.npz")
+    good = library.get("Narrator", engine).features
+    with np.load(cache) as data:
+        arrays = {key: np.array(data[key]) for key in data.files}
+    damage(arrays)
+    np.savez_compressed(cache, **arrays)
+    voice = library.get("Narrator", engine)
+    assert counting.calls == 2  # computed again from the clip, once
+    assert torch.equal(voice.features.speech_token, good.speech_token)
+    assert torch.equal(voice.features.speech_feat, good.speech_feat)
+    counting.broken = True
+    library.get("Narrator", engine)  # the repaired cache serves again
+
+
+def test_a_damaged_cache_without_its_clip_names_the_voice_to_add_again(
+    library, clip, engine: Engine
+) -> None:
+    info = library.add("Narrator", clip, "Words.", engine)
+    (cache,) = info.folder.glob("features-*.npz")
+    cache.write_bytes(b"PK\x03\x04 truncated")
+    info.audio_path.unlink()
+    with pytest.raises(VoiceError) as caught:
+        library.get("Narrator", engine)
+    assert str(caught.value) == (
+        f"The voice 'Narrator' cannot be used: its saved features are damaged and its clip "
+        f"{info.audio_path} is missing. Delete the voice and add it again from a recording."
+    )
+
+
 def test_another_model_gets_its_own_features(library, clip, engine, monkeypatch) -> None:
     counting = Counting(engine, monkeypatch)
     library.add("Narrator", clip, "Words.", engine)

@@ -104,3 +104,28 @@ def test_a_wetext_that_fails_to_load_is_reported_not_fatal(
     monkeypatch.setattr(builtins, "__import__", broken)
     with pytest.raises(EngineError, match=r"does not load .*libkaldifst_core"):
         make_rewriter("wetext")
+
+
+@pytest.mark.parametrize("text", ["Red \x1b[31m alert", "?!… —"])
+def test_a_passage_the_grammar_rejects_prints_one_line_and_no_traceback(
+    text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    # What `cosydesk say` sets up: warnings on stderr (logging.basicConfig at WARNING).
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    logger = logging.getLogger("cosydesk.engine.wfst")
+    logger.addHandler(handler)
+    try:
+        rewriter = WeTextRewriter()
+        assert rewriter(text, "en") == text
+        assert rewriter(text + " Again.", "en").startswith(text)
+    finally:
+        logger.removeHandler(handler)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    # One warning line, however often the grammar fails.
+    assert err.startswith("WARNING cosydesk.engine.wfst: wetext failed on a passage")
+    assert err.count("\n") == 1
