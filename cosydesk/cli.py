@@ -296,6 +296,21 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from cosydesk.termination import Terminated, exit_by_signal, stop_on_signals
+
+    if args.action or not args.command:
+        return _run_command(args, argv)  # the tray app handles its own signals
+    try:
+        # SIGTERM and SIGHUP unwind like Ctrl+C, so that a save removes its temp file.
+        with stop_on_signals():
+            return _run_command(args, argv)
+    except Terminated as stop:
+        print(f"Stopped by {stop.name}.", file=sys.stderr, flush=True)
+        return exit_by_signal(stop.signum)
+
+
+def _run_command(args: argparse.Namespace, argv: list[str]) -> int:
+    """Run the chosen command; errors become a sentence on stderr and an exit code."""
     from cosydesk.engine.errors import Cancelled, EngineError
 
     try:
