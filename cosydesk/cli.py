@@ -171,7 +171,7 @@ def _model_dir(args: argparse.Namespace) -> Path:
 
 
 def cmd_say(args: argparse.Namespace) -> int:
-    from cosydesk.audio.wavfile import WavWriter
+    from cosydesk.audio.wavfile import WavExistsError, WavWriter, check_target
     from cosydesk.engine.engine import Engine
     from cosydesk.engine.errors import EngineError
     from cosydesk.engine.voices import Voice
@@ -180,12 +180,13 @@ def cmd_say(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     if not text.strip():
         raise EngineError("There is no text to read: pass the text, or '-' to read stdin.")
-    if args.output.exists() and not args.overwrite:
-        raise EngineError(f"{args.output} exists already: pass --overwrite to replace it.")
-    if not args.output.parent.is_dir():
+    try:
+        # Only a regular file is ever replaced: a pipe, a device or a folder is refused.
+        check_target(args.output, args.overwrite)
+    except WavExistsError:
         raise EngineError(
-            f"The folder {args.output.parent} does not exist: create it or choose another -o."
-        )
+            f"{args.output} exists already: pass --overwrite to replace it."
+        ) from None
     if args.prompt_wav and not args.prompt_text and not args.cross_lingual:
         raise EngineError(
             "--prompt-wav needs --prompt-text (what the clip says), or --cross-lingual."

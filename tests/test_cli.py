@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -216,6 +217,21 @@ def test_python_m_cosydesk_say_runs_the_same_command(tiny_model, prompt_wav, tmp
     info = soundfile.info(out)
     assert (info.samplerate, info.channels) == (SR, 1)
     assert "Ready" in done.stderr and "Wrote" in done.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="named pipes")
+def test_say_never_replaces_a_pipe_or_a_folder(prompt_wav, tmp_path, capsys) -> None:
+    """Checked before the model loads: the folder given as the model does not even exist."""
+    pipe = tmp_path / "pipe.wav"
+    os.mkfifo(pipe)
+    folder = tmp_path / "folder.wav"
+    folder.mkdir()
+    for target, kind in ((pipe, "a named pipe"), (folder, "a folder")):
+        args = _say(tmp_path / "no-model", prompt_wav, target, "--overwrite")
+        assert cli.main(args) == cli.EXIT_ERROR
+        err = capsys.readouterr().err
+        assert f"cosydesk: {target} is {kind}: cosydesk saves only over regular files" in err
+    assert stat.S_ISFIFO(pipe.lstat().st_mode) and folder.is_dir()
 
 
 def _say_process(tiny_model: Path, prompt_wav: Path, out: Path, text: str, home: Path):
