@@ -237,18 +237,31 @@ def test_a_pipe_put_in_place_during_the_save_is_not_replaced(tmp_path: Path) -> 
     assert _files(tmp_path) == ["late.wav"]
 
 
-@posix_only
-def test_a_read_only_folder_is_a_sentence(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root writes into read-only folders")
+def test_a_read_only_folder_is_a_sentence(tmp_path: Path, unprivileged: list[str]) -> None:
     folder = tmp_path / "locked"
     folder.mkdir()
     folder.chmod(0o500)
-    try:
-        with pytest.raises(WavTargetError, match="Cannot write in the folder"):
-            write_wav(folder / "x.wav", _tone(0.1))
-    finally:
-        folder.chmod(0o700)
+    script = (
+        "import sys, numpy\n"
+        "from cosydesk.audio.wavfile import write_wav\n"
+        "try:\n"
+        "    write_wav(sys.argv[1], numpy.zeros(100, numpy.float32))\n"
+        "except OSError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [*unprivileged, sys.executable, "-c", script, str(folder / "x.wav")],
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    folder.chmod(0o700)
+    assert done.stderr == ""
+    assert done.stdout == (
+        f"Cannot write in the folder {folder} (Permission denied): choose another place to save.\n"
+    )
+    assert _files(folder) == []
 
 
 # -- temp files left by killed writers -------------------------------------------------------------
