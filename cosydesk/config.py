@@ -196,13 +196,24 @@ def _shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
+def _plain_text(value: str) -> bool:
+    """Not overlong, no NUL (a path with one fails in every system call), and writable as
+    UTF-8 (a lone surrogate, read from a "\\ud800" escape, is not)."""
+    if len(value) > MAX_TEXT_CHARS or "\0" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def coerce(option: Option, value: Any, label: str | None = None) -> Any:
     """`value` converted to the option's type and checked; ConfigError (a sentence) otherwise.
 
     Strings are accepted for every type, so that environment variables and hand-edited files
     work; `label` names where the value came from in the message. Text longer than
-    MAX_TEXT_CHARS or holding a NUL character is refused (no setting needs it, and a path
-    with a NUL fails in every system call).
+    MAX_TEXT_CHARS, holding a NUL or a lone surrogate is refused (no setting needs it).
     """
     label = label or f"The setting {option.name}"
     bad = ConfigError(
@@ -252,7 +263,7 @@ def coerce(option: Option, value: Any, label: str | None = None) -> Any:
     else:
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
-        if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS or "\0" in value:
+        if not isinstance(value, str) or not _plain_text(value):
             raise bad
         result = value
     if option.choices is not None and result not in option.choices:
@@ -414,6 +425,12 @@ class Settings:
         """
         data: dict[str, Any] = {**self._extra, **self._values, "version": VERSION}
         text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A setting of a newer cosydesk may hold a lone surrogate (read from an escape);
+            # written raw it would not be UTF-8, escaped it reads back the same.
+            text = json.dumps(data, indent=2, sort_keys=True) + "\n"
         write_atomically(self.path, text)
 
     # -- loading ----------------------------------------------------------------------------

@@ -302,6 +302,19 @@ def test_nan_infinity_and_overlong_values_fall_back_one_by_one(path: Path) -> No
     assert _load(path).warnings == []
 
 
+def test_a_lone_surrogate_is_refused_as_a_value_and_kept_escaped_in_unknown_settings(
+    path: Path,
+) -> None:
+    path.write_text('{"version": 2, "hotkey": "Ctrl+\\udfff", "future": ["\\ud800"]}')
+    settings = _load(path)
+    assert settings.hotkey == "Ctrl+Alt+S"
+    assert settings.warnings[0].startswith("The setting hotkey is 'Ctrl+\\udfff', which is not")
+    settings.save()  # raw, the surrogate is not UTF-8: the file is written escaped instead
+    again = _load(path)
+    assert again.warnings == []
+    assert json.loads(path.read_text())["future"] == ["\ud800"]
+
+
 @pytest.mark.parametrize(
     ("enabled", "bits", "expected"),
     [(True, 8, "8bit"), (True, 4, "4bit"), (False, 8, "none"), ("false", 4, "none")],
