@@ -171,7 +171,7 @@ def _model_dir(args: argparse.Namespace) -> Path:
 
 
 def cmd_say(args: argparse.Namespace) -> int:
-    from cosydesk.audio.wavfile import WavExistsError, WavWriter, check_target
+    from cosydesk.audio.wavfile import WavExistsError, WavWriter, check_target, shown
     from cosydesk.engine.engine import Engine
     from cosydesk.engine.errors import EngineError
     from cosydesk.engine.voices import Voice
@@ -185,7 +185,7 @@ def cmd_say(args: argparse.Namespace) -> int:
         check_target(args.output, args.overwrite)
     except WavExistsError:
         raise EngineError(
-            f"{args.output} exists already: pass --overwrite to replace it."
+            f"{shown(args.output)} exists already: pass --overwrite to replace it."
         ) from None
     if args.prompt_wav and not args.prompt_text and not args.cross_lingual:
         raise EngineError(

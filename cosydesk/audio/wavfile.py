@@ -52,6 +52,15 @@ class WavTargetError(OSError):
     """The target cannot be written: not a regular file, a bad link, or an unusable folder."""
 
 
+def shown(path: str | os.PathLike[str]) -> str:
+    """`path` for a message: control characters (a newline in a name) and invisible format
+    characters (a right-to-left override) escaped, so the sentence stays one honest line."""
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in os.fspath(path)
+    )
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a folder"
@@ -76,9 +85,11 @@ def check_target(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     try:
         if not parent.is_dir():
             if os.path.lexists(parent):
-                raise WavTargetError(f"{parent} is not a folder: choose another place to save.")
+                raise WavTargetError(
+                    f"{shown(parent)} is not a folder: choose another place to save."
+                )
             raise WavTargetError(
-                f"The folder {parent} does not exist: choose another place to save."
+                f"The folder {shown(parent)} does not exist: choose another place to save."
             )
         try:
             info = path.lstat()
@@ -89,18 +100,18 @@ def check_target(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise WavTargetError(
-            f"{path} cannot be used to save ({reason}): choose another name."
+            f"{shown(path)} cannot be used to save ({reason}): choose another name."
         ) from None
     if stat.S_ISLNK(info.st_mode):
         return _check_link(path, overwrite)
     if not stat.S_ISREG(info.st_mode):
         raise WavTargetError(
-            f"{path} is {_kind(info.st_mode)}: cosydesk saves only over regular files, so "
+            f"{shown(path)} is {_kind(info.st_mode)}: cosydesk saves only over regular files, so "
             "choose another name."
         )
     if not overwrite:
         raise WavExistsError(
-            f"{path} already exists: choose another name, or confirm replacing it."
+            f"{shown(path)} already exists: choose another name, or confirm replacing it."
         )
     return path
 
@@ -111,22 +122,22 @@ def _check_link(path: Path, overwrite: bool) -> Path:
         info = final.stat()
     except FileNotFoundError:
         raise WavTargetError(
-            f"{path} is a link to {final}, which does not exist: cosydesk creates no file "
-            "through a link, so choose another name."
+            f"{shown(path)} is a link to {shown(final)}, which does not exist: cosydesk "
+            "creates no file through a link, so choose another name."
         ) from None
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise WavTargetError(
-            f"{path} is a link that cannot be followed ({reason}): choose another name."
+            f"{shown(path)} is a link that cannot be followed ({reason}): choose another name."
         ) from None
     if not stat.S_ISREG(info.st_mode):
         raise WavTargetError(
-            f"{path} is a link to {final}, which is {_kind(info.st_mode)}: cosydesk saves "
-            "only over regular files, so choose another name."
+            f"{shown(path)} is a link to {shown(final)}, which is {_kind(info.st_mode)}: "
+            "cosydesk saves only over regular files, so choose another name."
         )
     if not overwrite:
         raise WavExistsError(
-            f"{path} already exists: choose another name, or confirm replacing it."
+            f"{shown(path)} already exists: choose another name, or confirm replacing it."
         )
     return final
 
@@ -239,7 +250,7 @@ class WavWriter:
                 # Checked again: a pipe or device put there since the start is not replaced.
                 if check_target(self.path, overwrite=True) != self._final:
                     raise WavTargetError(
-                        f"{self.path} changed while it was being saved: save again."
+                        f"{shown(self.path)} changed while it was being saved: save again."
                     )
                 os.replace(self._temp, self._final)
             else:
@@ -315,13 +326,13 @@ def _move_without_replacing(source: Path, target: Path) -> None:
         os.link(source, target)
     except FileExistsError:
         raise WavExistsError(
-            f"{target} already exists: choose another name, or confirm replacing it."
+            f"{shown(target)} already exists: choose another name, or confirm replacing it."
         ) from None
     except OSError:
         # Some file systems (FAT, some network shares) have no hard links.
         if os.path.lexists(target):
             raise WavExistsError(
-                f"{target} already exists: choose another name, or confirm replacing it."
+                f"{shown(target)} already exists: choose another name, or confirm replacing it."
             ) from None
         os.replace(source, target)
         return
@@ -329,7 +340,9 @@ def _move_without_replacing(source: Path, target: Path) -> None:
 
 
 def _write_error(path: Path, exc: BaseException) -> WavTargetError:
-    return WavTargetError(f"Could not write {path} ({exc}): free some space, or save elsewhere.")
+    return WavTargetError(
+        f"Could not write {shown(path)} ({exc}): free some space, or save elsewhere."
+    )
 
 
 def _create_temp(target: Path) -> tuple[Path, tempowner.OwnerLock]:
@@ -345,11 +358,13 @@ def _create_temp(target: Path) -> tuple[Path, tempowner.OwnerLock]:
         except OSError as exc:
             reason = "it is read-only" if exc.errno == errno.EROFS else exc.strerror or str(exc)
             raise WavTargetError(
-                f"Cannot write in the folder {target.parent} ({reason}): choose another place "
-                "to save."
+                f"Cannot write in the folder {shown(target.parent)} ({reason}): choose another "
+                "place to save."
             ) from None
         return temp, tempowner.hold(temp, fd)
-    raise WavTargetError(f"Could not create a temporary file beside {target}: save elsewhere.")
+    raise WavTargetError(
+        f"Could not create a temporary file beside {shown(target)}: save elsewhere."
+    )
 
 
 def _fsync(path: Path) -> None:

@@ -225,6 +225,19 @@ def test_a_dangling_link_or_one_to_a_device_is_refused(tmp_path: Path) -> None:
     assert _files(tmp_path) == ["dangling.wav", "loop.wav", "null.wav"]
 
 
+def test_a_control_character_in_a_name_stays_escaped_in_the_one_line_message(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "new\nline.wav"
+    folder.mkdir()
+    with pytest.raises(WavTargetError) as caught:
+        WavWriter(folder, overwrite=True)
+    assert str(caught.value) == (
+        f"{tmp_path}/new\\nline.wav is a folder: cosydesk saves only over regular files, so "
+        "choose another name."
+    )
+
+
 @posix_only
 def test_a_pipe_put_in_place_during_the_save_is_not_replaced(tmp_path: Path) -> None:
     target = tmp_path / "late.wav"
