@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from cosydesk.engine import tempowner
+from cosydesk.engine.errors import EngineError
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,18 @@ TEMP_PATTERN = re.compile(r"\..*\.(?P<pid>[0-9]+)-[0-9a-f]{8}\.wav\.part", re.DO
 _TEMP_STEM_CHARS = 100
 
 
-class WavExistsError(FileExistsError):
-    """The target file exists and overwriting was not asked for."""
+class WavExistsError(FileExistsError, EngineError):
+    """The target file exists and overwriting was not asked for.
+
+    Also an EngineError, so that the app and the CLI show its sentence as it is.
+    """
 
 
-class WavTargetError(OSError):
-    """The target cannot be written: not a regular file, a bad link, or an unusable folder."""
+class WavTargetError(OSError, EngineError):
+    """The target cannot be written: not a regular file, a bad link, or an unusable folder.
+
+    Its message is the whole sentence (an OSError without errno or strerror).
+    """
 
 
 def shown(path: str | os.PathLike[str]) -> str:

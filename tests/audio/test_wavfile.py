@@ -238,6 +238,19 @@ def test_a_control_character_in_a_name_stays_escaped_in_the_one_line_message(
     )
 
 
+def test_the_app_shows_a_refused_save_as_its_sentence(tmp_path: Path) -> None:
+    from cosydesk.gui.jobs import describe_failure
+
+    folder = tmp_path / "album.wav"
+    folder.mkdir()
+    target = tmp_path / "song.wav"
+    target.write_bytes(b"old")
+    for path, overwrite in ((folder, True), (target, False)):
+        with pytest.raises(OSError) as caught:
+            WavWriter(path, overwrite=overwrite)
+        assert describe_failure(caught.value, "saving") == str(caught.value)
+
+
 @posix_only
 def test_a_pipe_put_in_place_during_the_save_is_not_replaced(tmp_path: Path) -> None:
     target = tmp_path / "late.wav"
