@@ -254,9 +254,17 @@ def _say_process(tiny_model: Path, prompt_wav: Path, out: Path, text: str, home:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize(
+    ("signum", "status", "said"),
+    [
+        (signal.SIGTERM, -signal.SIGTERM, "Stopped by SIGTERM."),  # ended by the signal,
+        (signal.SIGHUP, -signal.SIGHUP, "Stopped by SIGHUP."),  # as a shell expects
+        (signal.SIGINT, cli.EXIT_INTERRUPTED, "Interrupted."),
+    ],
+    ids=["SIGTERM", "SIGHUP", "SIGINT"],
+)
 def test_say_stopped_by_a_signal_mid_write_leaves_no_temp_file(
-    tiny_model, prompt_wav, tmp_path, signum: int
+    tiny_model, prompt_wav, tmp_path, signum: int, status: int, said: str
 ) -> None:
     folder = tmp_path / "out"
     folder.mkdir()
@@ -272,8 +280,8 @@ def test_say_stopped_by_a_signal_mid_write_leaves_no_temp_file(
         say.send_signal(signum)
         err = "".join(seen) + say.stderr.read()
         say.wait(60)
-    assert say.returncode == -signum, err  # ended by the signal, as a shell expects
-    assert f"Stopped by {signal.Signals(signum).name}." in err
+    assert say.returncode == status, err
+    assert err.endswith(f"{said}\n"), err
     assert "Traceback" not in err
     assert list(folder.iterdir()) == []
 
