@@ -56,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     say = sub.add_parser("say", help="speak text into a WAV file")
     say.add_argument("text", help="the text to speak ('-' reads standard input)")
     say.add_argument("-o", "--output", type=Path, required=True, help="the WAV file to write")
-    say.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    say.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing regular file (through a link: the file it names)",
+    )
     _add_model_options(say)
     voice = say.add_mutually_exclusive_group(required=True)
     voice.add_argument("--voice", help="a voice from the voice library")
