@@ -56,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     say = sub.add_parser("say", help="speak text into a WAV file")
     say.add_argument("text", help="the text to speak ('-' reads standard input)")
     say.add_argument("-o", "--output", type=Path, required=True, help="the WAV file to write")
-    say.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    say.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing regular file (through a link: the file it names)",
+    )
     _add_model_options(say)
     voice = say.add_mutually_exclusive_group(required=True)
     voice.add_argument("--voice", help="a voice from the voice library")
@@ -170,7 +174,7 @@ def _model_dir(args: argparse.Namespace) -> Path:
 
 
 def cmd_say(args: argparse.Namespace) -> int:
-    from cosydesk.audio.wavfile import WavWriter
+    from cosydesk.audio.wavfile import WavExistsError, WavWriter, check_target, shown
     from cosydesk.engine.engine import Engine
     from cosydesk.engine.errors import EngineError
     from cosydesk.engine.voices import Voice
@@ -179,12 +183,13 @@ def cmd_say(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     if not text.strip():
         raise EngineError("There is no text to read: pass the text, or '-' to read stdin.")
-    if args.output.exists() and not args.overwrite:
-        raise EngineError(f"{args.output} exists already: pass --overwrite to replace it.")
-    if not args.output.parent.is_dir():
+    try:
+        # Only a regular file is ever replaced: a pipe, a device or a folder is refused.
+        check_target(args.output, args.overwrite)
+    except WavExistsError:
         raise EngineError(
-            f"The folder {args.output.parent} does not exist: create it or choose another -o."
-        )
+            f"{shown(args.output)} exists already: pass --overwrite to replace it."
+        ) from None
     if args.prompt_wav and not args.prompt_text and not args.cross_lingual:
         raise EngineError(
             "--prompt-wav needs --prompt-text (what the clip says), or --cross-lingual."
@@ -295,6 +300,21 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from cosydesk.termination import Terminated, exit_by_signal, stop_on_signals
+
+    if args.action or not args.command:
+        return _run_command(args, argv)  # the tray app handles its own signals
+    try:
+        # SIGTERM and SIGHUP unwind like Ctrl+C, so that a save removes its temp file.
+        with stop_on_signals():
+            return _run_command(args, argv)
+    except Terminated as stop:
+        print(f"Stopped by {stop.name}.", file=sys.stderr, flush=True)
+        return exit_by_signal(stop.signum)
+
+
+def _run_command(args: argparse.Namespace, argv: list[str]) -> int:
+    """Run the chosen command; errors become a sentence on stderr and an exit code."""
     from cosydesk.engine.errors import Cancelled, EngineError
 
     try:

@@ -2,8 +2,11 @@
 
 The file lives under the platform's config dir (`COSYDESK_CONFIG_DIR` replaces it, which tests
 and CI do so that a person's real settings are never touched). Reading never fails: a value
-that is wrong falls back to its default, a damaged file is kept aside and replaced by defaults,
-an older file is backed up and migrated; each of these leaves a sentence in `Settings.warnings`.
+that is wrong falls back to its default, a file that cannot be read as settings (damaged JSON,
+not UTF-8, nested too deeply, a number too long, over 1 MB, a folder, unreadable) is kept aside
+and replaced by defaults, an older file is backed up and migrated; each of these leaves a
+sentence in `Settings.warnings`. A UTF-8 byte order mark, as some Windows editors write, is
+read as usual.
 
 Environment variables documented beside an option override it without being stored:
 `effective(name)` applies them, `get(name)` does not. Qt-free: the GUI wraps `on_change` in a
@@ -12,13 +15,11 @@ signal.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Any
 
 import platformdirs
 
+from cosydesk.configfile import UnusableFile, free_name, read_object, write_atomically
 from cosydesk.engine.errors import ConfigError
 from cosydesk.engine.quantenv import (
     FALSE_WORDS,
@@ -44,6 +46,7 @@ SETTINGS_FILE = "settings.json"
 # Version 2 replaced the seed's pair quantization_enabled + quantization_bits by `quantization`;
 # version 3 added quantization "auto" and made it the default.
 VERSION = 3
+MAX_TEXT_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -186,14 +189,38 @@ def _allowed_text(option: Option) -> str:
     return kind
 
 
+def _shown(value: Any, limit: int = 60) -> str:
+    """`value` as Python writes it, cut short for a message (a file may hold 4,000 digits)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an int beyond Python's digit limit, deep nesting
+        text = f"a {type(value).__name__} too large to show"
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _plain_text(value: str) -> bool:
+    """Not overlong, no NUL (a path with one fails in every system call), and writable as
+    UTF-8 (a lone surrogate, read from a "\\ud800" escape, is not)."""
+    if len(value) > MAX_TEXT_CHARS or "\0" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def coerce(option: Option, value: Any, label: str | None = None) -> Any:
     """`value` converted to the option's type and checked; ConfigError (a sentence) otherwise.
 
     Strings are accepted for every type, so that environment variables and hand-edited files
-    work; `label` names where the value came from in the message.
+    work; `label` names where the value came from in the message. Text longer than
+    MAX_TEXT_CHARS, holding a NUL or a lone surrogate is refused (no setting needs it).
     """
     label = label or f"The setting {option.name}"
-    bad = ConfigError(f"{label} is {value!r}, which is not allowed: use {_allowed_text(option)}.")
+    bad = ConfigError(
+        f"{label} is {_shown(value)}, which is not allowed: use {_allowed_text(option)}."
+    )
     result: Any
     if option.type is bool:
         if isinstance(value, bool):
@@ -222,7 +249,10 @@ def coerce(option: Option, value: Any, label: str | None = None) -> Any:
         if isinstance(value, bool):
             raise bad
         if isinstance(value, int | float):
-            result = float(value)
+            try:
+                result = float(value)
+            except OverflowError:  # an int of 400 digits
+                raise bad from None
         elif isinstance(value, str):
             try:
                 result = float(value.strip())
@@ -235,7 +265,7 @@ def coerce(option: Option, value: Any, label: str | None = None) -> Any:
     else:
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not _plain_text(value):
             raise bad
         result = value
     if option.choices is not None and result not in option.choices:
@@ -321,10 +351,10 @@ class Settings:
     def load(cls, path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
         """The settings stored at `path` (default: settings.json in `config_dir()`).
 
-        Never raises for a bad file: missing means defaults; damaged JSON is renamed to
-        `settings.json.corrupt-<time>` and replaced by defaults; an older version is copied to
-        `settings.json.v<N>.bak` and migrated; a bad value falls back to its default. Each case
-        adds a sentence to `warnings`.
+        Never raises for a bad file: missing means defaults; a file that cannot be read as
+        settings is renamed to `settings.json.corrupt-<time>` and replaced by defaults; an older
+        version is copied to `settings.json.v<N>.bak` and migrated; a bad value falls back to
+        its default. Each case adds a sentence to `warnings`.
         """
         settings = cls(path if path is not None else config_dir(environ) / SETTINGS_FILE, environ)
         settings._read()
@@ -409,27 +439,23 @@ class Settings:
         """
         data: dict[str, Any] = {**self._extra, **self._values, "version": VERSION}
         text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        _write_atomically(self.path, text)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A setting of a newer cosydesk may hold a lone surrogate (read from an escape);
+            # written raw it would not be UTF-8, escaped it reads back the same.
+            text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+        write_atomically(self.path, text)
 
     # -- loading ----------------------------------------------------------------------------
 
     def _read(self) -> None:
         try:
-            raw = self.path.read_bytes()
+            data = read_object(self.path)
         except FileNotFoundError:
             return
-        except OSError as exc:
-            self.warnings.append(
-                f"The settings file {self.path} could not be read ({exc.strerror}): "
-                "cosydesk uses the default settings for now; check the file's permissions."
-            )
-            return
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            data = None
-        if not isinstance(data, dict):
-            self._replace_corrupt_file()
+        except UnusableFile as exc:
+            self._keep_aside(str(exc))
             return
 
         version = data.pop("version", 1)
@@ -442,7 +468,7 @@ class Settings:
         elif version > VERSION:
             self.warnings.append(
                 f"The settings file {self.path} was written by a newer cosydesk (format "
-                f"{version}); settings this version does not know are kept as they are."
+                f"{_shown(version)}); settings this version does not know are kept as they are."
             )
 
         for name, value in data.items():
@@ -460,7 +486,7 @@ class Settings:
             self._save_quietly()
 
     def _migrate(self, data: dict[str, Any], version: int) -> dict[str, Any]:
-        backup = _free_name(self.path.with_name(f"{self.path.name}.v{version}.bak"))
+        backup = free_name(self.path.with_name(f"{self.path.name}.v{version}.bak"))
         try:
             shutil.copy2(self.path, backup)
         except OSError as exc:
@@ -475,21 +501,29 @@ class Settings:
             version += 1
         return data
 
-    def _replace_corrupt_file(self) -> None:
+    def _keep_aside(self, reason: str) -> None:
+        """Rename the unusable file to `settings.json.corrupt-<time>` and start from defaults.
+
+        Defaults are written only once the old file is out of the way: one that could not be
+        moved is never overwritten.
+        """
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        backup = _free_name(self.path.with_name(f"{self.path.name}.corrupt-{stamp}"))
+        backup = free_name(self.path.with_name(f"{self.path.name}.corrupt-{stamp}"))
         try:
             os.replace(self.path, backup)
         except OSError as exc:
-            kept = f"it could not be moved aside ({exc.strerror})"
+            kept = f"it could not be moved aside ({exc.strerror or exc}) and was left as it is"
+            moved = False
         else:
             kept = f"it was kept as {backup}"
+            moved = True
         self.warnings.append(
-            f"The settings file {self.path} was damaged (not a JSON object): {kept}, and "
-            "cosydesk starts with default settings. Choose your settings again."
+            f"The settings file {self.path} could not be read as settings ({reason}): {kept}, "
+            "and cosydesk starts with default settings. Choose your settings again."
         )
         log.warning("%s", self.warnings[-1])
-        self._save_quietly()
+        if moved:
+            self._save_quietly()
 
     def _save_quietly(self) -> None:
         try:
@@ -507,35 +541,3 @@ def _option(name: str) -> Option:
         return OPTIONS_BY_NAME[name]
     except KeyError:
         raise KeyError(f"there is no setting named {name!r}") from None
-
-
-def _free_name(path: Path) -> Path:
-    """`path`, or `path` with a counter appended when that name is taken."""
-    candidate, counter = path, 1
-    while candidate.exists():
-        candidate = path.with_name(f"{path.name}.{counter}")
-        counter += 1
-    return candidate
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    # The rename itself survives a power cut only once the folder entry is on disk.
-    if hasattr(os, "O_DIRECTORY"):
-        with contextlib.suppress(OSError):
-            dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +37,24 @@ def official_yaml() -> Path:
     if not path.is_file():
         pytest.skip(f"official yaml not found at {path} (it lives beside the repository)")
     return path
+
+
+@pytest.fixture
+def unprivileged() -> list[str]:
+    """A command prefix under which file permissions bind even when the suite runs as root.
+
+    Empty for an ordinary user; as root, `setpriv` drops the capabilities that bypass
+    permissions (the process stays root, so it can still run this Python). Skips where neither
+    works, since an unreadable file cannot be made for root otherwise.
+    """
+    if sys.platform == "win32":
+        pytest.skip("POSIX file permissions")
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("the tests run as root and setpriv (util-linux) is missing")
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search,-fowner"]
 
 
 @pytest.fixture(autouse=True)

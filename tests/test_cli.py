@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -257,6 +259,73 @@ def test_python_m_cosydesk_say_runs_the_same_command(tiny_model, prompt_wav, tmp
     info = soundfile.info(out)
     assert (info.samplerate, info.channels) == (SR, 1)
     assert "Ready" in done.stderr and "Wrote" in done.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="named pipes")
+def test_say_never_replaces_a_pipe_or_a_folder(prompt_wav, tmp_path, capsys) -> None:
+    """Checked before the model loads: the folder given as the model does not even exist."""
+    pipe = tmp_path / "pipe.wav"
+    os.mkfifo(pipe)
+    folder = tmp_path / "folder.wav"
+    folder.mkdir()
+    for target, kind in ((pipe, "a named pipe"), (folder, "a folder")):
+        args = _say(tmp_path / "no-model", prompt_wav, target, "--overwrite")
+        assert cli.main(args) == cli.EXIT_ERROR
+        err = capsys.readouterr().err
+        assert f"cosydesk: {target} is {kind}: cosydesk saves only over regular files" in err
+    assert stat.S_ISFIFO(pipe.lstat().st_mode) and folder.is_dir()
+
+
+def _say_process(tiny_model: Path, prompt_wav: Path, out: Path, text: str, home: Path):
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO),
+        "COSYDESK_CONFIG_DIR": str(home / "config"),
+        "COSYDESK_DATA_DIR": str(home / "data"),
+    }
+    args = _say(tiny_model, prompt_wav, out)
+    args[1] = text
+    return subprocess.Popen(
+        [sys.executable, "-m", "cosydesk", *args],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(
+    ("signum", "status", "said"),
+    [
+        (signal.SIGTERM, -signal.SIGTERM, "Stopped by SIGTERM."),  # ended by the signal,
+        (signal.SIGHUP, -signal.SIGHUP, "Stopped by SIGHUP."),  # as a shell expects
+        (signal.SIGINT, cli.EXIT_INTERRUPTED, "Interrupted."),
+    ],
+    ids=["SIGTERM", "SIGHUP", "SIGINT"],
+)
+def test_say_stopped_by_a_signal_mid_write_leaves_no_temp_file(
+    tiny_model, prompt_wav, tmp_path, signum: int, status: int, said: str
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    text = " ".join(f"Sentence number {n} of a long book." for n in range(300))
+    with _say_process(tiny_model, prompt_wav, folder / "book.wav", text, tmp_path) as say:
+        assert say.stderr is not None
+        seen: list[str] = []
+        for line in say.stderr:  # until the first part of the text is in the temp file
+            seen.append(line)
+            if re.search(r"Spoken [1-9]\d* of", line):
+                break
+        assert [p.name for p in folder.iterdir() if p.name.endswith(".wav.part")], "".join(seen)
+        say.send_signal(signum)
+        err = "".join(seen) + say.stderr.read()
+        say.wait(60)
+    assert say.returncode == status, err
+    assert err.endswith(f"{said}\n"), err
+    assert "Traceback" not in err
+    assert list(folder.iterdir()) == []
 
 
 def test_download_fetches_the_model_and_points_the_settings_at_it(

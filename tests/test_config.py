@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from cosydesk import config
-from cosydesk.config import OPTIONS, Settings
+from cosydesk.config import OPTIONS, OPTIONS_BY_NAME, Settings
 from cosydesk.engine.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -154,8 +157,39 @@ def test_invalid_stored_values_fall_back_to_defaults_with_warnings(path: Path) -
     assert len(settings.warnings) == 3
 
 
-@pytest.mark.parametrize("content", [b"{not json", b"[1, 2, 3]", b"\xff\xfe\x00garbage"])
-def test_corrupt_file_is_kept_aside_and_replaced_by_defaults(path: Path, content: bytes) -> None:
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"{not json", "it is damaged: not valid JSON"),
+        (b"[1, 2, 3]", "it holds a list instead of named settings"),
+        (b'"speed"', "it holds a text instead of named settings"),
+        (b"42", "it holds a single value instead of named settings"),
+        (b"\xff\xfe\x00garbage", "it is not UTF-8 text"),
+        (b'{"speed": 1.2, "hotkey": "Caf\xe9"}', "it is not UTF-8 text"),
+        (DEEP, "it is nested too deeply"),  # Python's parser: RecursionError
+        (b'{"extra": ' + b"[" * 40 + b"]" * 40 + b"}", "it is nested too deeply"),
+        (b'{"speed": ' + b"7" * 5000 + b"}", "it holds a number too long to read"),
+        (b'{"pad": "' + b"x" * 1_000_001 + b'"}', "it is larger than 1 MB"),
+    ],
+    ids=[
+        "bad-json",
+        "list",
+        "string",
+        "number",
+        "binary",
+        "latin-1",
+        "recursion",
+        "nested",
+        "5000-digits",
+        "huge",
+    ],
+)
+def test_a_file_that_is_not_settings_is_kept_aside_and_replaced_by_defaults(
+    path: Path, content: bytes, reason: str
+) -> None:
     path.write_bytes(content)
     settings = _load(path)
 
@@ -163,9 +197,122 @@ def test_corrupt_file_is_kept_aside_and_replaced_by_defaults(path: Path, content
     backups = list(path.parent.glob("settings.json.corrupt-*"))
     assert len(backups) == 1
     assert backups[0].read_bytes() == content
-    assert len(settings.warnings) == 1
-    assert "damaged" in settings.warnings[0] and backups[0].name in settings.warnings[0]
+    assert settings.warnings == [
+        f"The settings file {path} could not be read as settings ({reason}): it was kept as "
+        f"{backups[0]}, and cosydesk starts with default settings. Choose your settings again."
+    ]
     assert json.loads(path.read_text())["version"] == config.VERSION
+    assert _load(path).warnings == []  # the next start is quiet
+
+
+def test_a_byte_order_mark_is_read_as_usual(path: Path) -> None:
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"version": config.VERSION, "speed": 1.25}).encode())
+    settings = _load(path)
+    assert settings.warnings == []
+    assert settings.speed == 1.25
+    assert list(path.parent.iterdir()) == [path]
+
+
+def test_a_folder_in_place_of_the_file_is_kept_aside_with_its_content(path: Path) -> None:
+    path.mkdir()
+    (path / "notes.txt").write_text("mine")
+    settings = _load(path)
+    [backup] = path.parent.glob("settings.json.corrupt-*")
+    assert (backup / "notes.txt").read_text() == "mine"
+    assert "(it is a folder, not a file)" in settings.warnings[0]
+    assert path.is_file() and settings.as_dict()["speed"] == 1.0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="named pipes")
+def test_a_pipe_in_place_of_the_file_does_not_block_the_start(path: Path) -> None:
+    os.mkfifo(path)
+    settings = _load(path)  # reading a pipe nobody writes to would wait for ever
+    assert "(it is not a regular file)" in settings.warnings[0]
+    assert path.is_file()
+
+
+def test_an_unreadable_file_is_kept_aside(path: Path, unprivileged: list[str]) -> None:
+    path.write_text(json.dumps({"speed": 1.5}))
+    path.chmod(0o000)
+    script = (
+        "import sys; from pathlib import Path; from cosydesk.config import Settings\n"
+        "settings = Settings.load(Path(sys.argv[1]), environ={})\n"
+        "print(settings.speed); print(*settings.warnings, sep='\\n')\n"
+    )
+    done = subprocess.run(
+        [*unprivileged, sys.executable, "-c", script, str(path)],
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    [backup] = path.parent.glob("settings.json.corrupt-*")
+    backup.chmod(0o600)
+    assert done.stdout.splitlines()[:2] == [
+        "1.0",
+        f"The settings file {path} could not be read as settings (it cannot be read: "
+        f"Permission denied): it was kept as {backup}, and cosydesk starts with default "
+        "settings. Choose your settings again.",
+    ], done.stderr
+    assert json.loads(backup.read_text()) == {"speed": 1.5}
+
+
+def test_a_file_that_cannot_be_moved_aside_is_left_as_it_is(
+    path: Path, unprivileged: list[str]
+) -> None:
+    path.write_bytes(DEEP)
+    path.parent.chmod(0o500)
+    script = (
+        "import sys; from pathlib import Path; from cosydesk.config import Settings\n"
+        "print(*Settings.load(Path(sys.argv[1]), environ={}).warnings, sep='\\n')\n"
+    )
+    try:
+        done = subprocess.run(
+            [*unprivileged, sys.executable, "-c", script, str(path)],
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        path.parent.chmod(0o700)
+    assert "it could not be moved aside (Permission denied) and was left as it is" in done.stdout
+    assert path.read_bytes() == DEEP
+    assert list(path.parent.iterdir()) == [path]
+
+
+def test_nan_infinity_and_overlong_values_fall_back_one_by_one(path: Path) -> None:
+    path.write_text(
+        "{"
+        '"version": 2, "speed": NaN, "int8_threshold": Infinity, '
+        '"idle_unload_minutes": -Infinity, "api_port": 1' + "0" * 400 + ", "
+        '"hotkey": "' + "x" * 5000 + '", "model_dir": "/models\\u0000/x", '
+        '"device": "cpu", "extra": NaN'
+        "}"
+    )
+    settings = _load(path)
+    changed = {k: v for k, v in settings.as_dict().items() if v != OPTIONS_BY_NAME[k].default}
+    assert changed == {"device": "cpu"}
+    names = ("speed", "int8_threshold", "idle_unload_minutes", "api_port", "hotkey", "model_dir")
+    assert len(settings.warnings) == len(names)
+    for name, warning in zip(names, settings.warnings, strict=True):
+        assert warning.startswith(f"The setting {name} is ")
+        assert len(warning) < 250  # a 400-digit number is cut short in the sentence
+    settings.save()  # values read from such a file can be written back
+    assert _load(path).warnings == []
+
+
+def test_a_lone_surrogate_is_refused_as_a_value_and_kept_escaped_in_unknown_settings(
+    path: Path,
+) -> None:
+    path.write_text('{"version": 2, "hotkey": "Ctrl+\\udfff", "future": ["\\ud800"]}')
+    settings = _load(path)
+    assert settings.hotkey == "Ctrl+Alt+S"
+    assert settings.warnings[0].startswith("The setting hotkey is 'Ctrl+\\udfff', which is not")
+    settings.save()  # raw, the surrogate is not UTF-8: the file is written escaped instead
+    again = _load(path)
+    assert again.warnings == []
+    assert json.loads(path.read_text())["future"] == ["\ud800"]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,10 @@ its prompt features needs the two ONNX models, so they are computed once per mod
 the clip; speaking with a cached voice needs neither ONNX model again.
 
 Layout: ``<root>/<folder>/voice.json`` (name, transcript, duration), ``prompt.wav`` (the clip,
-mono, at its own rate) and ``features-<model fingerprint>.npz``.
+mono, at its own rate) and ``features-<model fingerprint>.npz``. A voice is built in a hidden
+``.new-<pid>-<random>`` folder and renamed into place when complete; one left by an add that was
+killed is removed when the library is next opened, one that a running add still builds is not
+(see `cosydesk.engine.tempowner`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cosydesk.engine import tempowner
 from cosydesk.engine.errors import VoiceError
 
 if TYPE_CHECKING:
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 60
+# `.new-<pid>-<mkdtemp's random part>`: a voice being added, by the process with that pid.
+NEW_FOLDER_PATTERN = re.compile(r"\.new-(?P<pid>[0-9]+)-[A-Za-z0-9_]+")
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,10 @@ class VoiceLibrary:
     """Voices stored under `root`; every change is written to disk at once."""
 
     def __init__(self, root: Path) -> None:
+        """Open the library at `root` (created by the first `add`), removing what killed adds
+        left behind."""
         self.root = Path(root)
+        tempowner.sweep(self.root, NEW_FOLDER_PATTERN)
 
     def _infos(self) -> list[VoiceInfo]:
         infos: list[VoiceInfo] = []
@@ -161,7 +170,8 @@ class VoiceLibrary:
         wav, rate = read_prompt_clip(audio_path)
         duration = wav.shape[-1] / rate
         self.root.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix=".new-", dir=self.root))
+        folder = Path(tempfile.mkdtemp(prefix=f".new-{os.getpid()}-", dir=self.root))
+        lock = tempowner.hold(folder)  # until renamed: a library opened meanwhile leaves it
         try:
             import soundfile
 
@@ -184,6 +194,8 @@ class VoiceLibrary:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        finally:
+            lock.release()
         return self.info(name)
 
     def rename(self, old: str, new: str) -> VoiceInfo:

@@ -4,6 +4,9 @@ messages a person sees for bad input, and the on-disk cache of prompt features."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,6 +162,63 @@ def test_a_voice_left_half_added_by_a_crash_is_not_listed(library, clip) -> None
     (leftover / "voice.json").write_text(json.dumps({"name": "Ghost", "transcript": "Boo."}))
     assert [v.name for v in library.list()] == ["Narrator"]
     library.add("Ghost", clip, "Words.")  # the name is free
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has already ended."""
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    return done.pid
+
+
+def _half_added(root: Path, pid: int, tag: str = "x1y2z3") -> Path:
+    folder = root / f".new-{pid}-{tag}"
+    folder.mkdir(parents=True)
+    (folder / "prompt.wav").write_bytes(b"RIFF" + bytes(1000))
+    (folder / "voice.json").write_text(json.dumps({"name": "Ghost", "transcript": "Boo."}))
+    return folder
+
+
+def test_a_folder_left_by_a_killed_add_is_removed_when_the_library_opens(tmp_path) -> None:
+    root = tmp_path / "voices"
+    stale = _half_added(root, _dead_pid())
+    ours = _half_added(root, os.getpid())  # an add running in this very process
+    VoiceLibrary(root)
+    assert not stale.exists()
+    assert ours.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="folder locks are POSIX")
+def test_a_folder_that_a_running_add_holds_is_kept(tmp_path) -> None:
+    """Even when its pid is unknown here (another pid namespace): the add's lock says it runs."""
+    root = tmp_path / "voices"
+    folder = _half_added(root, _dead_pid())
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys; from pathlib import Path; from cosydesk.engine import tempowner; "
+            "lock = tempowner.hold(Path(sys.argv[1])); print('held', flush=True); "
+            "sys.stdin.read()",
+            str(folder),
+        ],
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    with holder:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        VoiceLibrary(root)
+        assert folder.exists()
+        holder.communicate("", timeout=30)
+    VoiceLibrary(root)
+    assert not folder.exists()
+
+
+def test_an_add_leaves_no_new_folder_behind(library, clip) -> None:
+    library.add("Narrator", clip, "Words.")
+    assert [p.name for p in library.root.iterdir()] == ["narrator"]
 
 
 def test_a_damaged_entry_does_not_hide_the_others(library, clip) -> None:

@@ -200,7 +200,41 @@ def test_a_damaged_settings_file_is_reported_at_start(make_desk, dirs: Path) -> 
     path.write_text("{ this is not json")
     desk = make_desk(Settings.load())
     desk.start()
-    assert "was damaged" in desk.window._error_box.text()
+    assert "(it is damaged: not valid JSON)" in desk.window._error_box.text()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"speed": ' + b"9" * 5000 + b"}", b"\x00" * 2_000_000],
+    ids=["nested", "5000-digits", "huge"],
+)
+def test_the_app_starts_with_defaults_whatever_the_settings_file_holds(
+    make_desk, dirs: Path, content: bytes
+) -> None:
+    """As run_gui starts it: Settings.load() then CosyDesk; every start used to crash."""
+    from cosydesk.config import OPTIONS, Settings
+
+    path = dirs / "config" / "settings.json"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    desk = make_desk(Settings.load())
+    desk.start()
+    assert desk.window.isVisible()
+    assert "could not be read as settings" in desk.window._error_box.text()
+    assert desk.settings.as_dict() == {option.name: option.default for option in OPTIONS}
+
+
+def test_a_settings_file_with_a_byte_order_mark_is_read_at_start(make_desk, dirs: Path) -> None:
+    from cosydesk.config import Settings
+
+    path = dirs / "config" / "settings.json"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xef\xbb\xbf" + b'{"version": 2, "speed": 1.5, "hotkey": "Ctrl+Alt+R"}')
+    desk = make_desk(Settings.load())
+    desk.start()
+    assert (desk.settings.speed, desk.settings.hotkey) == (1.5, "Ctrl+Alt+R")
+    box = desk.window._error_box
+    assert box is None or "settings" not in box.text()  # nothing said about the settings
 
 
 def _free_port() -> int:
