@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cosydesk import __version__
 from cosydesk.server.auth import AccessGuard
+from cosydesk.server.bodylimit import BodyLimit
 from cosydesk.server.errors import ApiError, to_api_error
 from cosydesk.server.pages import render_status_page
 from cosydesk.server.service import SpeechService
@@ -156,8 +157,13 @@ def create_app(service: SpeechService) -> FastAPI:
         base = str(request.base_url).rstrip("/")
         return HTMLResponse(render_status_page(health_body(service), voice_entries(service), base))
 
-    # Around every route (404s included), so that no unchecked request gets an answer.
-    app.add_middleware(AccessGuard, api_key=service.options.api_key)
+    options = service.options
+    app.add_middleware(
+        BodyLimit, max_bytes=options.max_body_bytes, max_chars=options.max_input_chars
+    )
+    # Outermost, around every route (404s included), so that no unchecked request gets an
+    # answer and no body is read for a client without the key.
+    app.add_middleware(AccessGuard, api_key=options.api_key)
     return app
 
 

@@ -96,7 +96,12 @@ class AccessGuard:
         body = json.dumps(
             {"error": {"message": message, "type": "authentication_error", "code": code}}
         ).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(body)),
+            # The body (if any) is never read: the connection cannot carry another request.
+            (b"connection", b"close"),
+        ]
         if status == 401:
             headers.append((b"www-authenticate", b"Bearer"))
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -18,12 +18,15 @@ from cosydesk.server.queue import QueueFull, QueueStopped
 log = logging.getLogger(__name__)
 
 _TYPES = {
-    400: "invalid_request_error",
     401: "authentication_error",
     404: "not_found_error",
     503: "server_busy",
-    500: "server_error",
 }
+
+
+def error_type(status: int) -> str:
+    """OpenAI's error type for an HTTP status."""
+    return _TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
 
 
 class ApiError(Exception):
@@ -49,7 +52,7 @@ class ApiError(Exception):
         return {
             "error": {
                 "message": self.message,
-                "type": _TYPES.get(self.status, "server_error"),
+                "type": error_type(self.status),
                 "param": self.param,
                 "code": self.code,
             }
