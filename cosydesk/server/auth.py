@@ -103,7 +103,14 @@ class AccessGuard:
             return
         status, code, message = problem
         body = json.dumps(
-            {"error": {"message": message, "type": "authentication_error", "code": code}}
+            {
+                "error": {
+                    "message": message,
+                    "type": "authentication_error",
+                    "param": None,
+                    "code": code,
+                }
+            }
         ).encode()
         headers = [
             (b"content-type", b"application/json"),

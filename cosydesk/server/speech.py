@@ -245,8 +245,8 @@ class SpeechResponse(Response):
                 raise error
         return item
 
-    async def _send_error(self, send: Send, exc: BaseException) -> None:
-        error = to_api_error(exc)
+    async def _send_error(self, send: Send, exc: BaseException, doing: str = "speaking") -> None:
+        error = to_api_error(exc, doing)
         response = error.response()
         self.completed = True
         await response({"type": "http"}, _no_receive, send)
@@ -292,7 +292,11 @@ class SpeechResponse(Response):
             return
         audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
         rate = int(self.job.detail.get("sample_rate") or SAMPLE_RATE)
-        body = await anyio.to_thread.run_sync(encode_whole, audio, rate, self.fmt)
+        try:
+            body = await anyio.to_thread.run_sync(encode_whole, audio, rate, self.fmt)
+        except Exception as exc:  # the audio is made; only its file could not be written
+            await self._send_error(send, exc, f"encoding the audio as {self.fmt.name}")
+            return
         headers = [
             (b"content-type", self.fmt.media_type.encode()),
             (b"content-length", str(len(body)).encode()),

@@ -129,9 +129,7 @@ def test_clients_that_leave_while_queued_free_their_places(serve):
             future.result()
         # Both places were taken, and both clients are gone: the places are free again at
         # once, not when the model has finished what it is doing.
-        assert eventually(lambda: queue_on_health(served)["waiting"] == 0), queue_on_health(
-            served
-        )
+        assert eventually(lambda: queue_on_health(served)["waiting"] == 0), queue_on_health(served)
         later = [pool.submit(post) for _ in range(2)]
         assert eventually(lambda: queue_on_health(served)["waiting"] == 2)
         gate.set()
