@@ -115,10 +115,6 @@ class ConnectionGuard:
         # Insertion-ordered; a connection leaves it when it closes or is closed by the guard.
         self._open: dict[GuardedH11Protocol, None] = {}
 
-    @property
-    def open_count(self) -> int:
-        return len(self._open)
-
     def admit(self, connection: GuardedH11Protocol) -> bool:
         """Take `connection` in, closing the one that has waited longest for a request when
         the limit is reached; False when every open connection has a request in progress."""
@@ -149,9 +145,11 @@ class ConnectionGuard:
             "body": f"Closed a connection that sent no complete body within "
             f"{self.body_timeout:g} s",
         }[kind]
+        level = logging.INFO  # slow or idle clients are routine; reaching the limit is not
         if kind in ("evicted", "refused"):
             what += f" (the limit of {self.limit} open connections was reached)"
-        log.warning("%s%s%s", what, f": {why}" if why else "", _more(held))
+            level = logging.WARNING
+        log.log(level, "%s%s%s", what, f": {why}" if why else "", _more(held))
 
     def loop_errors(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """The event loop's exception handler: each kind of error logged at most once per

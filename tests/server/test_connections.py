@@ -162,14 +162,17 @@ def test_an_oversized_body_is_refused_before_it_is_read(serve):
 def test_malformed_requests_get_a_sentence_and_the_log_stays_short(serve, caplog):
     caplog.set_level(logging.INFO)
     served = serve(max_connections=5, header_timeout=1.0)
+    caplog.clear()
     for _ in range(30):
         status, error = error_of(read_to_close(connect(served, b"NOT HTTP AT ALL\r\n\r\n")))
         assert status == 400 and error["code"] == "invalid_http"
     crowd = [connect(served, b"GET / HTTP/1.1\r\n") for _ in range(30)]
     for sock in crowd:
         read_to_close(sock)
-    lines = [r for r in caplog.records if r.name.startswith(("uvicorn", "asyncio", "cosydesk"))]
-    assert len(lines) <= 10, [r.getMessage() for r in lines]
+    # 30 malformed requests, 25 connections closed for the limit, 5 for the header timeout:
+    # one line of each kind.
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) <= 3, lines
 
 
 SERVER_SCRIPT = textwrap.dedent(

@@ -136,6 +136,8 @@ def test_clients_that_leave_while_queued_free_their_places(serve):
         responses = [future.result() for future in later]
     for response in responses:
         assert response.status_code == 200 and response.content[:4] == b"RIFF"
+    # load, the two that left, the gate, the two served
+    assert served.service.queue.wait_finished(6, timeout=30)
     speech = [r for r in served.service.queue.records() if r.kind == "speech"]
     assert [r.outcome for r in speech] == ["cancelled", "cancelled", "done", "done"]
     assert all("chars_total" not in r.detail for r in speech[:2]), "a gone client was spoken"
