@@ -79,7 +79,7 @@ class LocalApiServer:
         host = SharedHost(self._provider, self.engine_lock, self._status_provider)
         service = SpeechService(options, host, self._voice_library())
         service.start()
-        server = BackgroundServer(create_app(service), HOST, self.port)
+        server = BackgroundServer(create_app(service), HOST, self.port, options)
         try:
             server.start()
         except BaseException:

@@ -1,13 +1,15 @@
 """The ASGI app: OpenAI-style speech, models and voices, plus /health, /warmup and a status page.
 
 `create_app(service)` wires the routes to a `SpeechService`; the caller starts and stops the
-service (and so the model thread) around serving. Every error leaves in OpenAI's error shape.
+service (and so the model thread) around serving. Every error leaves in OpenAI's error shape,
+and no response names a folder by its absolute path (see errors.public_text).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import PurePath
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,7 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cosydesk import __version__
 from cosydesk.server.auth import AccessGuard
-from cosydesk.server.errors import ApiError, to_api_error
+from cosydesk.server.bodylimit import BodyLimit
+from cosydesk.server.errors import ApiError, public_text, to_api_error
 from cosydesk.server.pages import render_status_page
 from cosydesk.server.service import SpeechService
 from cosydesk.server.speech import SpeechRequest, start_speech
@@ -45,6 +48,10 @@ def health_body(service: SpeechService) -> dict[str, Any]:
     host = service.host
     body = host.status().to_dict()
     body["model"] = service.options.model_id
+    # The folder's name tells which model it is; its full path is nobody else's business.
+    body["model_dir"] = PurePath(body["model_dir"]).name if body.get("model_dir") else ""
+    body["warnings"] = [public_text(str(w)) for w in body.get("warnings") or []]
+    body["quantization_note"] = public_text(str(body.get("quantization_note") or ""))
     components = body.get("components", {})
     body["memory"] = {
         "model_bytes": sum(int(c.get("bytes") or 0) for c in components.values()),
@@ -57,8 +64,8 @@ def health_body(service: SpeechService) -> dict[str, Any]:
     body["load"] = {
         "seconds": host.load_seconds,
         "progress": progress[0] if progress and body["status"] == "loading" else None,
-        "message": progress[1] if progress and body["status"] == "loading" else None,
-        "error": host.error or None,
+        "message": public_text(progress[1]) if progress and body["status"] == "loading" else None,
+        "error": public_text(host.error) if host.error else None,
     }
     body["queue"] = service.queue.snapshot()
     return body
@@ -81,7 +88,13 @@ def voice_entries(service: SpeechService) -> list[dict[str, Any]]:
 
 def create_app(service: SpeechService) -> FastAPI:
     """The app serving `service`; requests are checked by `AccessGuard` first."""
-    app = FastAPI(title="cosydesk speech API", version=__version__, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="cosydesk speech API",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # the schema is documentation too, and the docs are off
+    )
     app.state.service = service
 
     @app.exception_handler(ApiError)
@@ -98,13 +111,20 @@ def create_app(service: SpeechService) -> FastAPI:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = {
             404: f"There is nothing at {request.url.path}: see GET / for the endpoints.",
-            405: f"{request.method} is not allowed on {request.url.path}.",
+            405: f"{request.method} is not allowed on {request.url.path}: see GET / for the "
+            "endpoints and their methods.",
         }
+        code = {404: "not_found", 405: "method_not_allowed"}
         return ApiError(
             exc.status_code,
-            message.get(exc.status_code, str(exc.detail)),
-            code="not_found" if exc.status_code == 404 else None,
+            message.get(exc.status_code, public_text(str(exc.detail))),
+            code=code.get(exc.status_code),
         ).response()
+
+    # Starlette's last resort (a plain-text 500) for whatever escaped the handlers above.
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return to_api_error(exc, f"answering {request.method} {request.url.path}").response()
 
     @app.post("/v1/audio/speech")
     async def speech(body: SpeechRequest) -> Any:
@@ -156,8 +176,13 @@ def create_app(service: SpeechService) -> FastAPI:
         base = str(request.base_url).rstrip("/")
         return HTMLResponse(render_status_page(health_body(service), voice_entries(service), base))
 
-    # Around every route (404s included), so that no unchecked request gets an answer.
-    app.add_middleware(AccessGuard, api_key=service.options.api_key)
+    options = service.options
+    app.add_middleware(
+        BodyLimit, max_bytes=options.max_body_bytes, max_chars=options.max_input_chars
+    )
+    # Outermost, around every route (404s included), so that no unchecked request gets an
+    # answer and no body is read for a client without the key.
+    app.add_middleware(AccessGuard, api_key=options.api_key)
     return app
 
 

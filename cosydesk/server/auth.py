@@ -36,9 +36,18 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind(host: str, api_key: str) -> None:
-    """Refuse (ConfigError with a sentence) to serve beyond loopback without a usable key."""
+    """Refuse (ConfigError with a sentence) to serve beyond loopback without a usable key, or
+    with a key that no client could send."""
     if api_key and (api_key != api_key.strip() or any(c.isspace() for c in api_key)):
         raise ConfigError("The API key must not contain spaces: choose a key without them.")
+    if api_key and not (api_key.isascii() and api_key.isprintable()):
+        # HTTP headers carry bytes that servers read as Latin-1, clients send as whatever they
+        # like: a key beyond ASCII could never be matched reliably.
+        raise ConfigError(
+            "The API key may use only ASCII letters, digits and punctuation: choose another "
+            "key (for example the output of "
+            'python -c "import secrets; print(secrets.token_urlsafe(24))").'
+        )
     if is_loopback(host):
         return
     hint = 'python -c "import secrets; print(secrets.token_urlsafe(24))"'
@@ -94,9 +103,21 @@ class AccessGuard:
             return
         status, code, message = problem
         body = json.dumps(
-            {"error": {"message": message, "type": "authentication_error", "code": code}}
+            {
+                "error": {
+                    "message": message,
+                    "type": "authentication_error",
+                    "param": None,
+                    "code": code,
+                }
+            }
         ).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(body)),
+            # The body (if any) is never read: the connection cannot carry another request.
+            (b"connection", b"close"),
+        ]
         if status == 401:
             headers.append((b"www-authenticate", b"Bearer"))
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -59,17 +59,27 @@ def streamed_wav_header(sample_rate: int, channels: int = 1) -> bytes:
     )
 
 
+def _finite(audio: np.ndarray) -> np.ndarray:
+    """Float32 samples clipped to [-1, 1], NaN as silence and infinities as full scale.
+
+    A broken voice can make NaN audio; libsndfile's FLAC writer refuses it and LAME's MP3
+    encoder aborts the whole process on it, so no sample leaves here unchecked."""
+    samples = np.asarray(audio, dtype=np.float32)
+    if not np.isfinite(samples).all():
+        samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
+    return np.clip(samples, -1.0, 1.0)
+
+
 def to_s16le(chunk: np.ndarray) -> bytes:
     """Float samples in [-1, 1] as 16-bit little-endian PCM bytes (clipped, rounded)."""
-    scaled = np.clip(np.asarray(chunk, dtype=np.float32), -1.0, 1.0) * 32767.0
-    return np.rint(scaled).astype("<i2").tobytes()
+    return np.rint(_finite(chunk) * 32767.0).astype("<i2").tobytes()
 
 
 def encode_whole(audio: np.ndarray, sample_rate: int, fmt: AudioFormat) -> bytes:
     """The whole utterance as a file of format `fmt` (one of the non-streaming formats)."""
     import soundfile
 
-    samples = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    samples = _finite(audio)
     if samples.size == 0:
         samples = np.zeros(1, dtype=np.float32)  # some encoders refuse an empty file
     out = io.BytesIO()

@@ -143,8 +143,8 @@ class LoadingHost(EngineHost):
             if isinstance(exc, EngineError):  # a sentence for the person; the caller shows it
                 self.error = str(exc)
                 log.info("The model could not be loaded from %s: %s", self.model_dir, exc)
-            else:
-                self.error = f"{type(exc).__name__}: {exc}"
+            else:  # its text is for the log: clients read `error` in /health
+                self.error = "an unexpected error stopped it (the server log has the details)."
                 log.exception("The model could not be loaded from %s", self.model_dir)
             self._set_status(
                 EngineStatus(

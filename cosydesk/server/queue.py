@@ -4,7 +4,8 @@ The engine is not thread-safe, so every engine call the server makes runs on `Mo
 thread, one job at a time. At most `capacity` jobs wait behind the running one; one more is
 refused at once with `QueueFull`, which carries a Retry-After estimate from recent job times.
 Each job has a `threading.Event`: setting it skips the job if it has not started, or stops
-the engine between chunks if it has.
+the engine between chunks if it has. `withdraw` also frees a waiting job's place at once, for
+a client that went away while it waited.
 """
 
 from __future__ import annotations
@@ -139,6 +140,23 @@ class ModelQueue:
             self._waiting.append(job)
             self._cond.notify_all()
         return job
+
+    def withdraw(self, job: Job) -> bool:
+        """Cancel `job`; if it still waits, take it out of the queue now, so that its place is
+        free for the next request (its future fails with Cancelled). True if it was waiting."""
+        job.cancel.set()
+        with self._cond:
+            try:
+                self._waiting.remove(job)
+            except ValueError:  # running (it stops at its next chunk) or finished
+                return False
+            waited = time.monotonic() - job.submitted
+            self._records.append(JobRecord(job.kind, "cancelled", waited, 0.0, dict(job.detail)))
+            self._finished += 1
+            self._cond.notify_all()
+        log.info("%s job withdrawn after waiting %.2f s", job.kind, waited)
+        _settle(job.future, Cancelled("The request was withdrawn before the model reached it."))
+        return True
 
     # -- reading ----------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Starting the server: `cosydesk serve` in the foreground, or uvicorn on a background thread.
 
 The listening socket is bound before uvicorn starts, so a port in use or a foreign address is
-reported as a sentence at once, and clients may connect as soon as `start()` returns.
+reported as a sentence at once, and clients may connect as soon as `start()` returns. uvicorn
+runs with the connection rules of `cosydesk.server.connections` (timeouts, a connection limit,
+quiet logs) in both cases.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from typing import Any
 from cosydesk.engine.errors import EngineError
 from cosydesk.engine.types import EngineOptions
 from cosydesk.server.options import ServerOptions
+
+# The listen backlog, and the most connections asyncio accepts in one go (uvicorn passes it
+# as both): the descriptors that may be open for a moment beyond the connection limit.
+ACCEPT_BATCH = 64
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +55,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
             host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
         family = infos[0][0]
-        return socket.create_server((host, port), family=family, backlog=64)
+        return socket.create_server((host, port), family=family, backlog=ACCEPT_BATCH)
     except socket.gaierror:
         raise ServerStartError(
             f"There is no address {host!r} to listen on: use 127.0.0.1, or one of this "
@@ -72,18 +78,35 @@ def bind_socket(host: str, port: int) -> socket.socket:
         raise ServerStartError(message) from None
 
 
-def _uvicorn_server(app: Any) -> Any:
+def _uvicorn_server(app: Any, options: ServerOptions) -> Any:
+    """A uvicorn server for `app` whose connections obey `options` (see connections.py)."""
+    import asyncio
+    import functools
+
     import uvicorn
+
+    from cosydesk.server.connections import ConnectionGuard, GuardedH11Protocol
+
+    guard = ConnectionGuard(options)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            # uvicorn makes the event loop; the accept errors it logs are rate limited here.
+            asyncio.get_running_loop().set_exception_handler(guard.loop_errors)
+            await super().startup(sockets)
 
     config = uvicorn.Config(
         app,
-        http="h11",
+        http=functools.partial(GuardedH11Protocol, guard=guard),  # type: ignore[arg-type]
         ws="none",
         lifespan="off",
         log_config=None,  # keep the application's logging as it is
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        backlog=ACCEPT_BATCH,
     )
-    return uvicorn.Server(config)
+    server = Server(config)
+    server.guard = guard
+    return server
 
 
 def url_for(host: str, port: int) -> str:
@@ -94,12 +117,20 @@ def url_for(host: str, port: int) -> str:
 
 
 class BackgroundServer:
-    """uvicorn serving `app` on a daemon thread; for the tray app and for tests."""
+    """uvicorn serving `app` on a daemon thread; for the tray app and for tests. `options`
+    gives the connection limits (timeouts, how many at once); the defaults when None."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        options: ServerOptions | None = None,
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.options = options if options is not None else ServerOptions(host=host, port=port)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
@@ -119,7 +150,7 @@ class BackgroundServer:
         require_server_packages()
         self._sock = bind_socket(self.host, self.port)
         self.port = self._sock.getsockname()[1]
-        self._server = _uvicorn_server(self.app)
+        self._server = _uvicorn_server(self.app, self.options)
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self._sock]},
@@ -218,7 +249,7 @@ def run_server(
             f"Model ready on {status.device} (quantisation {status.quantization_label}); "
             f"{len(service.voices())} voice(s) in {service.library.root}"
         )
-        server = _uvicorn_server(create_app(service))
+        server = _uvicorn_server(create_app(service), server_opts)
         key_note = "; requests need the API key" if server_opts.api_key else ""
         _print(f"Serving the speech API on {url}{key_note} (Ctrl+C stops it)")
         if on_ready is not None:

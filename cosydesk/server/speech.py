@@ -4,8 +4,8 @@ The response is an ASGI object that decides its status only when the first resul
 an error found by the model thread before any audio (text with nothing to speak, a model that
 failed to load) is still a proper 4xx/5xx. From then on it streams (wav, pcm) or sends the
 encoded file (flac, mp3, opus). While it runs it listens for the client's disconnect: a client
-that goes away sets the job's cancel event, so the engine stops at its next chunk, or never
-starts if the job was still waiting.
+that goes away cancels its job, so the engine stops at its next chunk, or, if the job was still
+waiting, the job leaves the queue at once and its place is free for another request.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from cosydesk.server.encode import (
     to_s16le,
 )
 from cosydesk.server.errors import ApiError, BadInput, to_api_error
-from cosydesk.server.queue import Job
+from cosydesk.server.queue import Job, ModelQueue
 from cosydesk.server.service import SpeechService
 
 log = logging.getLogger(__name__)
@@ -193,18 +193,25 @@ def start_speech(req: SpeechRequest, service: SpeechService) -> SpeechResponse:
         raise to_api_error(exc) from None
     # Runs on the model thread after the last chunk was pushed, so _END arrives last.
     job.future.add_done_callback(lambda _: push(_END))
-    return SpeechResponse(job, events, fmt)
+    return SpeechResponse(job, events, fmt, service.queue)
 
 
 class SpeechResponse(Response):
     """Audio of one queued job; see the module docstring."""
 
-    def __init__(self, job: Job, events: asyncio.Queue[Any], fmt: AudioFormat) -> None:
+    def __init__(
+        self, job: Job, events: asyncio.Queue[Any], fmt: AudioFormat, queue: ModelQueue
+    ) -> None:
         self.job = job
         self.events = events
         self.fmt = fmt
+        self.queue = queue
         self.background = None
         self.completed = False
+
+    def _abandon(self) -> None:
+        """The client is gone: stop the job, or free its place if it still waits."""
+        self.queue.withdraw(self.job)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -216,18 +223,18 @@ class SpeechResponse(Response):
                     if self.completed:  # the server reports the end of a finished response too
                         return
                     log.info("The client went away; cancelling its speech")
-                    self.job.cancel.set()
+                    self._abandon()
                     group.cancel_scope.cancel()
 
                 group.start_soon(watch)
                 try:
                     await self._respond(send)
                 except OSError:  # the connection broke while sending
-                    self.job.cancel.set()
+                    self._abandon()
                 group.cancel_scope.cancel()
         finally:
             if not self.job.future.done():
-                self.job.cancel.set()
+                self._abandon()
 
     async def _next(self) -> Any:
         """The next chunk, or _END when the job finished; raises the job's error if it failed."""
@@ -238,8 +245,8 @@ class SpeechResponse(Response):
                 raise error
         return item
 
-    async def _send_error(self, send: Send, exc: BaseException) -> None:
-        error = to_api_error(exc)
+    async def _send_error(self, send: Send, exc: BaseException, doing: str = "speaking") -> None:
+        error = to_api_error(exc, doing)
         response = error.response()
         self.completed = True
         await response({"type": "http"}, _no_receive, send)
@@ -285,7 +292,11 @@ class SpeechResponse(Response):
             return
         audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
         rate = int(self.job.detail.get("sample_rate") or SAMPLE_RATE)
-        body = await anyio.to_thread.run_sync(encode_whole, audio, rate, self.fmt)
+        try:
+            body = await anyio.to_thread.run_sync(encode_whole, audio, rate, self.fmt)
+        except Exception as exc:  # the audio is made; only its file could not be written
+            await self._send_error(send, exc, f"encoding the audio as {self.fmt.name}")
+            return
         headers = [
             (b"content-type", self.fmt.media_type.encode()),
             (b"content-length", str(len(body)).encode()),

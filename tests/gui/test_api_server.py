@@ -101,6 +101,15 @@ def test_key_is_required_when_set(make_api):
     assert ok.status_code == 200
 
 
+def test_a_key_no_client_could_send_is_refused_at_start(make_api):
+    from cosydesk.engine.errors import ConfigError
+
+    api = make_api(lambda: None, api_key="clé-secrète-0123456789")
+    with pytest.raises(ConfigError, match="only ASCII letters, digits and punctuation"):
+        api.start()
+    assert not api.running
+
+
 def test_start_stop_and_the_port(make_api):
     from cosydesk.server.run import ServerStartError
 

@@ -81,8 +81,9 @@ class Served:
 
 @pytest.fixture
 def serve(engine: Any, tiny_model: Path, voice_root: Path) -> Iterator[Any]:
-    """Starts servers of the session engine: `serve(loaded=True, loader=None, **ServerOptions
-    fields)`; `loader` replaces the one that hands out the session engine."""
+    """Starts servers of the session engine: `serve(loaded=True, loader=None, voices=None,
+    **ServerOptions fields)`; `loader` replaces the one that hands out the session engine,
+    `voices` the library folder of the session's two voices."""
     from cosydesk.engine.types import EngineOptions
     from cosydesk.engine.voices import VoiceLibrary
     from cosydesk.server.app import create_app
@@ -93,18 +94,20 @@ def serve(engine: Any, tiny_model: Path, voice_root: Path) -> Iterator[Any]:
 
     made: list[Served] = []
 
-    def make(loaded: bool = True, loader: Any = None, **fields: Any) -> Served:
+    def make(
+        loaded: bool = True, loader: Any = None, voices: Path | None = None, **fields: Any
+    ) -> Served:
         options = ServerOptions(port=0, **fields).validate()
         host = LoadingHost(
             tiny_model,
             EngineOptions(device="cpu", quantization="none"),
             loader=loader or (lambda *args, **kwargs: engine),
         )
-        service = SpeechService(options, host, VoiceLibrary(voice_root))
+        service = SpeechService(options, host, VoiceLibrary(voices or voice_root))
         service.start()
         if loaded:
             service.queue.submit("load", service.load_work()).future.result(timeout=30)
-        server = BackgroundServer(create_app(service), "127.0.0.1", 0)
+        server = BackgroundServer(create_app(service), "127.0.0.1", 0, options)
         server.start()
         served = Served(server.url, service, server)
         made.append(served)

@@ -41,6 +41,10 @@ def test_binding_beyond_loopback_needs_a_long_enough_key():
         check_bind("192.168.1.20", "short")
     with pytest.raises(ConfigError, match="must not contain spaces"):
         check_bind("0.0.0.0", "a key with spaces in it")
+    # Clients send headers as bytes the server reads as Latin-1: such a key never matches.
+    for key in ("clé-secrète-0123456789", "ключ-0123456789abcdef", "tab\x7fkey-0123456789"):
+        with pytest.raises(ConfigError, match="only ASCII letters, digits and punctuation"):
+            check_bind("127.0.0.1", key)
     assert ServerOptions(host="0.0.0.0", api_key=KEY).validate().api_key == KEY
 
 

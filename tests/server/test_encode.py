@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import wave
 
 import numpy as np
@@ -46,3 +48,27 @@ def test_whole_file_formats_decode_to_the_same_sound(name):
 def test_an_empty_utterance_still_encodes():
     data = encode_whole(np.zeros(0, np.float32), 24000, FORMATS["flac"])
     assert soundfile.info(io.BytesIO(data)).samplerate == 24000
+
+
+BROKEN = np.array([0.5, np.nan, np.inf, -np.inf] * 6000, dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", ["flac", "opus"])
+def test_nan_and_infinite_samples_encode_as_silence_and_full_scale(name):
+    # A broken voice can make such audio; the FLAC writer used to refuse it.
+    audio, rate = soundfile.read(io.BytesIO(encode_whole(BROKEN, 24000, FORMATS[name])))
+    assert rate == 24000 and np.isfinite(audio).all() and np.abs(audio).max() > 0.4
+    pcm = np.frombuffer(to_s16le(BROKEN[:4]), dtype="<i2")
+    assert pcm.tolist() == [16384, 0, 32767, -32767]
+
+
+def test_nan_samples_as_mp3_do_not_abort_the_process():
+    # LAME asserts on NaN and aborts the whole process (the server with it): run it apart.
+    code = (
+        "import numpy as np\n"
+        "from cosydesk.server.encode import FORMATS, encode_whole\n"
+        "data = encode_whole(np.full(24000, np.nan, np.float32), 24000, FORMATS['mp3'])\n"
+        "assert len(data) > 100\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -97,23 +98,63 @@ def test_client_that_disconnects_mid_stream_stops_the_engine(serve, long_text):
     assert after.status_code == 200
 
 
-def test_client_that_gives_up_while_queued_is_never_synthesised(serve):
+def queue_on_health(served) -> dict[str, Any]:
+    return httpx.get(f"{served.url}/health", timeout=30).json()["queue"]
+
+
+def eventually(condition: Any, timeout: float = 10.0) -> bool:
+    """True once `condition()` is; False if it is still false after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_clients_that_leave_while_queued_free_their_places(serve):
+    served = serve(queue_size=2)
+    gate = hold_model(served.service.queue)
+    body = {"input": "Hello there.", "voice": NARRATOR, "response_format": "wav"}
+
+    def give_up() -> None:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{served.api}/audio/speech", json=body, timeout=httpx.Timeout(30, read=1))
+
+    def post() -> httpx.Response:
+        return httpx.post(f"{served.api}/audio/speech", json=body, timeout=60)
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(give_up) for _ in range(2)]:
+            future.result()
+        # Both places were taken, and both clients are gone: the places are free again at
+        # once, not when the model has finished what it is doing.
+        assert eventually(lambda: queue_on_health(served)["waiting"] == 0), queue_on_health(served)
+        later = [pool.submit(post) for _ in range(2)]
+        assert eventually(lambda: queue_on_health(served)["waiting"] == 2)
+        gate.set()
+        responses = [future.result() for future in later]
+    for response in responses:
+        assert response.status_code == 200 and response.content[:4] == b"RIFF"
+    # load, the two that left, the gate, the two served
+    assert served.service.queue.wait_finished(6, timeout=30)
+    speech = [r for r in served.service.queue.records() if r.kind == "speech"]
+    assert [r.outcome for r in speech] == ["cancelled", "cancelled", "done", "done"]
+    assert all("chars_total" not in r.detail for r in speech[:2]), "a gone client was spoken"
+
+
+def test_client_that_leaves_while_its_file_is_made_stops_the_engine(serve, long_text):
     served = serve()
-    queue = served.service.queue
-    gate = hold_model(queue)
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(
             f"{served.api}/audio/speech",
-            timeout=httpx.Timeout(30, read=0.5),
-            json={"input": "Hello there.", "voice": NARRATOR, "response_format": "wav"},
+            json={"input": long_text, "voice": NARRATOR, "response_format": "flac"},
+            timeout=httpx.Timeout(30, read=1),
         )
-    waiting = queue.pending()
-    assert len(waiting) == 1
-    assert waiting[0].cancel.wait(30), "the server did not notice the client leaving"
-    gate.set()
-    assert queue.wait_finished(3, timeout=30)
-    record = queue.records()[-1]
-    assert record.outcome == "cancelled" and "chars_total" not in record.detail
+    assert served.service.queue.wait_finished(2, timeout=60)
+    record = served.service.queue.records()[-1]
+    assert record.kind == "speech" and record.outcome == "cancelled"
+    assert record.detail["chars_done"] < record.detail["chars_total"]
 
 
 def test_full_queue_refuses_at_once_and_stop_cancels_what_waits():

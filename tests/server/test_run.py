@@ -47,6 +47,17 @@ def test_serving_beyond_loopback_without_a_key_is_refused(dirs, tiny_model, caps
     assert "Traceback" not in err
 
 
+def test_a_key_no_client_could_send_stops_the_server(dirs, tiny_model, monkeypatch, capsys):
+    monkeypatch.setenv("COSYDESK_API_KEY", "clé-secrète-0123456789")
+    # The port is taken too, so that a server that took the key would still stop at once.
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        assert serve_cli(tiny_model, "--port", port) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "cosydesk: The API key may use only ASCII letters, digits and punctuation" in err
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "words"),
     [
