@@ -206,7 +206,9 @@ def test_a_file_that_is_not_settings_is_kept_aside_and_replaced_by_defaults(
 
 
 def test_a_byte_order_mark_is_read_as_usual(path: Path) -> None:
-    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"version": config.VERSION, "speed": 1.25}).encode())
+    path.write_bytes(
+        b"\xef\xbb\xbf" + json.dumps({"version": config.VERSION, "speed": 1.25}).encode()
+    )
     settings = _load(path)
     assert settings.warnings == []
     assert settings.speed == 1.25

@@ -15,6 +15,7 @@ import collections
 import contextlib
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -136,6 +137,7 @@ class Player:
         self._started = False
         self._failure: str | None = None
         self._stream: Any = None
+        self._sd: ModuleType | None = None  # the sounddevice module of the open stream
         self._stop_signal: type[BaseException] = StopIteration
         self._abort_signal: type[BaseException] = StopIteration
 
@@ -190,7 +192,8 @@ class Player:
                 stream.close()
             raise _open_failed(exc) from exc
         with _open_lock:
-            _open_streams.add(self)
+            _open_streams.setdefault(sd, set()).add(self)
+        self._sd = sd
         log.debug("Playback started on device %r at %d Hz", index, self.sample_rate)
 
     def feed(self, chunk: np.ndarray) -> None:
@@ -333,14 +336,16 @@ class Player:
             log.exception("A playback listener failed")
 
 
-# Players whose stream is open: PortAudio may only be re-initialised when there are none.
-_open_streams: set[Player] = set()
+# Players whose stream is open, by the sounddevice (PortAudio) they play through: PortAudio may
+# only be re-initialised while none of its streams is open.
+_open_streams: weakref.WeakKeyDictionary[ModuleType, set[Player]] = weakref.WeakKeyDictionary()
 _open_lock = threading.Lock()
 
 
 def _forget(player: Player) -> None:
     with _open_lock:
-        _open_streams.discard(player)
+        if player._sd is not None:
+            _open_streams.get(player._sd, set()).discard(player)
 
 
 def _rescan(sd: ModuleType) -> bool:
@@ -350,7 +355,7 @@ def _rescan(sd: ModuleType) -> bool:
     later stays invisible until this. Only done while no stream is open, since it closes them.
     """
     with _open_lock:
-        if _open_streams:
+        if _open_streams.get(sd):
             return False
         try:
             sd._terminate()

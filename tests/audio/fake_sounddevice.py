@@ -135,6 +135,14 @@ class FakeOutputStream:
             self._end()
         return out[:, 0].copy()
 
+    def drain(self, frames: int = 256, limit: int = 24000 * 60) -> np.ndarray:
+        """Pull buffers until the stream ends, as a card keeps calling back; all it wrote."""
+        pulled = []
+        while self.active and sum(p.size for p in pulled) < limit:
+            pulled.append(self.pull(frames))
+        assert not self.active, "the stream never ended"
+        return np.concatenate(pulled) if pulled else np.zeros(0, np.float32)
+
     def _end(self) -> None:
         if self.active:
             self.active = False
