@@ -171,7 +171,7 @@ def test_library_warnings_go_to_the_file_not_the_console(
 ) -> None:
     path = logs.setup_logging(tmp_path)
     logging.getLogger("bitsandbytes.backends.cpu.ops").warning("could not fetch kernels")
-    logging.getLogger("transformers").error("a real failure")
+    logging.getLogger("some_library.module").error("a real failure")
     logging.getLogger("cosydesk.engine").warning("No CUDA GPU: running on the CPU")
     console = capsys.readouterr().err
     assert "could not fetch kernels" not in console

@@ -172,7 +172,6 @@ def test_the_hotkey_speaks_the_clipboard_and_pressed_again_stops(
             # Once the buffer in flight has played (0.3 s at most), nothing more is heard.
             assert recorder.first_sound(pressed + int(0.3 * RATE)) is None, "still speaking"
             assert not ended_speeches(app.log()), "the whole text was spoken: the stop was ignored"
-            app.wait_until(lambda: "cancelled while speaking" in app.log(), 10, "the cancel")
     finally:
         recorder.stop()
 

@@ -69,13 +69,6 @@ def _sentence(exc: EngineError, name: str, case: int) -> None:
     assert Path(name).name in message, (case, message)
 
 
-@pytest.fixture(autouse=True)
-def _no_full_collections(monkeypatch: pytest.MonkeyPatch) -> None:
-    """load_into collects garbage after each load so that a 2 GB mapping is released at once;
-    in the test process that costs 50 ms a case and tells nothing about damage."""
-    monkeypatch.setattr(checkpoint.gc, "collect", lambda: 0)
-
-
 @pytest.fixture(scope="module")
 def models(tiny_model: Path) -> dict[str, Any]:
     """The tiny model's three modules, built once; a loadable damaged file fills them again."""
