@@ -217,10 +217,6 @@ class Engine:
         """Prompt features of a voice clip (loads the two ONNX models on first use)."""
         return self._prompt_frontend().extract(Path(wav_path))
 
-    def release_frontend(self) -> None:
-        """Drop the ONNX sessions; cached voices do not need them."""
-        self._frontend = None
-
     # -- text -----------------------------------------------------------------------------
     def _rewriter(self, name: str | None) -> Any:
         """The spoken-form rewriter of text normalisation `name` (None: the one loaded with).
@@ -257,10 +253,6 @@ class Engine:
 
         rewrite = self._rewriter(normalization)
         return iter_chunks(text, self.tokenizer, rewrite=rewrite)
-
-    def segments(self, text: str, normalization: str | None = None) -> list[str]:
-        """The whole text as the model will speak it: normalised and split into segments."""
-        return [chunk.text for chunk in self.text_chunks(text, normalization)]
 
     # -- speaking ---------------------------------------------------------------------------
 
