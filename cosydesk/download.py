@@ -1,31 +1,30 @@
-"""Download the official model folder from Hugging Face (or a mirror), resumable and checked.
+"""Download the official model folder from Hugging Face (or a mirror) with huggingface_hub.
 
-Only the files cosydesk reads are fetched, not the whole repository. Each one arrives in a
-`.part` file beside its final place, is resumed with an HTTP range after an interruption, is
-checked against the SHA-256 the hub publishes for it, and is then renamed into place, so a
-folder never holds a half-written model file. A file already present with the right size is
-kept; one that differs is never replaced: the download stops and says so.
+Only the files cosydesk reads are fetched, one after the other with `hf_hub_download` into the
+folder, all from the commit the hub named when the download began. huggingface_hub does the
+transfer as the Hub expects it to be done: the mirror in `HF_ENDPOINT`, the token in `HF_TOKEN`
+or from `hf auth login` (for gated or private copies), proxies, Xet-backed files, and resuming a
+dropped connection during a run. Each file arrives in a temporary file under
+`<folder>/.cache/huggingface/` and is renamed into place, so a folder never holds a half-written
+model file; cosydesk then checks it against the hash the hub publishes for it.
 
-`HF_ENDPOINT` selects a mirror, as it does for Hugging Face's own tools. Qt-free: the CLI and
-the first-run dialog both drive `ModelDownload`.
+A file already in the folder is kept when it is the hub's file (same hash); one that differs is
+never replaced: the download stops and says so. After a cancel or a failure the files that
+arrived stay; the file that was under way starts again next time (huggingface_hub keeps no
+partial file between runs). Qt-free: the CLI and the first-run dialog both drive `ModelDownload`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
-import json
 import logging
 import os
 import shutil
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cosydesk.engine.errors import Cancelled, EngineError
 from cosydesk.engine.modelfolder import MODEL_ID, REQUIRED_FILES, TOKENIZER_DIR
@@ -33,8 +32,9 @@ from cosydesk.engine.modelfolder import MODEL_ID, REQUIRED_FILES, TOKENIZER_DIR
 log = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-BLOCK = 1 << 20
-TIMEOUT_S = 30
+TIMEOUT_S = 30  # for the model info; huggingface_hub times its file requests itself
+_KEPT = "the files that arrived are kept"
+T = TypeVar("T")
 
 # progress(bytes done, bytes in all, what is happening now)
 DownloadProgress = Callable[[int, int, str], None]
@@ -49,9 +49,20 @@ class RemoteFile:
     path: str  # relative to the repository root, "/"-separated
     size: int
     sha256: str | None  # published for large (LFS) files
+    git_blob: str | None  # the git blob id, which hashes the bytes of a small (non-LFS) file
+
+    def matches(self, local: Path) -> bool:
+        """Whether `local` holds this file's bytes, by the strongest hash the hub published."""
+        if not local.is_file() or local.stat().st_size != self.size:
+            return False
+        if self.sha256:
+            return _hash(local, hashlib.sha256()) == self.sha256
+        if self.git_blob:
+            return _hash(local, hashlib.sha1(b"blob %d\0" % self.size)) == self.git_blob
+        return True
 
 
-def endpoint_from_env(environ: Any = os.environ) -> str:
+def endpoint_from_env(environ: Mapping[str, str] = os.environ) -> str:
     return str(environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
 
@@ -72,39 +83,31 @@ class ModelDownload:
         revision: str = "main",
     ) -> None:
         self.dest = Path(dest)
+        # Read here rather than left to huggingface_hub, which reads HF_ENDPOINT once at import.
         self.endpoint = (endpoint or endpoint_from_env()).rstrip("/")
         self.repo = repo
         self.revision = revision
 
-    # -- what to fetch ------------------------------------------------------------------------
-    def plan(self) -> list[RemoteFile]:
-        """The files to fetch, from the hub's listing of the repository."""
-        quoted = urllib.parse.quote(self.revision, safe="")
-        url = f"{self.endpoint}/api/models/{self.repo}/tree/{quoted}?recursive=true"
-        entries: list[dict[str, Any]] = []
-        while url:
-            with self._open(url) as response:
-                try:
-                    page = json.loads(response.read().decode("utf-8"))
-                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                    raise DownloadError(
-                        f"{self.endpoint} did not answer with a file list ({exc}): check "
-                        "HF_ENDPOINT, or download the folder by hand."
-                    ) from exc
-                url = _next_page(response.headers.get("Link", ""))
-            if not isinstance(page, list):
-                raise DownloadError(
-                    f"{self.endpoint} did not answer with a file list: check HF_ENDPOINT."
-                )
-            entries += [e for e in page if isinstance(e, dict)]
+    def plan(self) -> tuple[str, list[RemoteFile]]:
+        """The commit to fetch and its files that cosydesk reads, from the hub's model info."""
+        from huggingface_hub import HfApi
+
+        api = HfApi(endpoint=self.endpoint)
+        info = self._call(
+            lambda: api.model_info(
+                self.repo, revision=self.revision, files_metadata=True, timeout=TIMEOUT_S
+            ),
+            "",
+        )
         files = [
             RemoteFile(
-                str(e["path"]),
-                int(e.get("size", 0)),
-                (e.get("lfs") or {}).get("oid") or (e.get("lfs") or {}).get("sha256"),
+                s.rfilename,
+                int(s.size or 0),
+                s.lfs.sha256 if s.lfs else None,
+                None if s.lfs else s.blob_id,
             )
-            for e in entries
-            if e.get("type") == "file" and wanted(str(e.get("path", "")))
+            for s in info.siblings or []
+            if wanted(s.rfilename)
         ]
         missing = [name for name in REQUIRED_FILES if name not in {f.path for f in files}]
         if missing:
@@ -112,9 +115,10 @@ class ModelDownload:
                 f"{self.repo} on {self.endpoint} lacks {', '.join(missing)}: it is not the "
                 "CosyVoice3 model; check the model id and HF_ENDPOINT."
             )
-        return files
+        for remote in files:
+            self._target(remote)  # every path is checked before anything is written
+        return info.sha or self.revision, files
 
-    # -- fetching -----------------------------------------------------------------------------
     def run(
         self,
         progress: DownloadProgress | None = None,
@@ -122,26 +126,36 @@ class ModelDownload:
     ) -> Path:
         """Fetch every planned file; returns the folder. Raises DownloadError, Cancelled.
 
-        Safe to run again after a failure or a cancel: finished files are kept and a partial
-        file resumes where it stopped.
+        Safe to run again after a failure or a cancel: the files that arrived are kept.
         """
-        files = self.plan()
+
+        def say(done: int, message: str) -> None:
+            if progress is not None:
+                progress(done, total, message)
+
+        commit, files = self.plan()
         total = sum(f.size for f in files)
-        todo = [f for f in files if not self._present(f)]
-        done = total - sum(f.size for f in todo)
-        self._check_space(sum(f.size - self._partial_size(f) for f in todo))
+        done = 0
+        todo: list[RemoteFile] = []
+        for remote in files:
+            _stop_if(cancel)
+            if self._target(remote).exists():
+                say(done, f"Checking {remote.path}")
+                self._check_present(remote)
+                done += remote.size
+            else:
+                todo.append(remote)
+        self._check_space(sum(f.size for f in todo))
         for remote in todo:
             _stop_if(cancel)
-            base = done
 
-            def report(got: int, name: str = remote.path, base: int = base) -> None:
-                if progress is not None:
-                    progress(base + got, total, f"Downloading {name}")
+            def report(got: int, base: int = done, name: str = remote.path) -> None:
+                say(base + got, f"Downloading {name}")
 
-            self._fetch(remote, report, cancel)
+            report(0)
+            self._fetch(commit, remote, report, cancel)
             done += remote.size
-        if progress is not None:
-            progress(total, total, "Downloaded")
+        say(total, "Downloaded")
         return self.dest
 
     def _target(self, remote: RemoteFile) -> Path:
@@ -150,20 +164,13 @@ class ModelDownload:
             raise DownloadError(f"The file list names a path outside the folder: {remote.path}.")
         return target
 
-    def _present(self, remote: RemoteFile) -> bool:
+    def _check_present(self, remote: RemoteFile) -> None:
         target = self._target(remote)
-        if not target.exists():
-            return False
-        if target.is_file() and target.stat().st_size == remote.size:
-            return True
-        raise DownloadError(
-            f"{target} exists already and is not the file of the download; it is left as it "
-            "is. Choose an empty folder, or move that file away and download again."
-        )
-
-    def _partial_size(self, remote: RemoteFile) -> int:
-        part = _part(self._target(remote))
-        return part.stat().st_size if part.is_file() else 0
+        if not remote.matches(target):
+            raise DownloadError(
+                f"{target} exists already and is not the file of the download; it is left as "
+                "it is. Choose an empty folder, or move that file away and download again."
+            )
 
     def _check_space(self, needed: int) -> None:
         self.dest.mkdir(parents=True, exist_ok=True)
@@ -175,100 +182,125 @@ class ModelDownload:
             )
 
     def _fetch(
-        self, remote: RemoteFile, report: Callable[[int], None], cancel: threading.Event | None
+        self,
+        commit: str,
+        remote: RemoteFile,
+        report: Callable[[int], None],
+        cancel: threading.Event | None,
     ) -> None:
+        from huggingface_hub import hf_hub_download
+
+        self._call(
+            lambda: hf_hub_download(
+                self.repo,
+                remote.path,
+                revision=commit,
+                local_dir=self.dest,
+                endpoint=self.endpoint,
+                tqdm_class=_progress_bar(report, cancel),
+            ),
+            remote.path,
+        )
         target = self._target(remote)
-        part = _part(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        have = part.stat().st_size if part.is_file() else 0
-        if have > remote.size:
-            part.unlink()
-            have = 0
-        if have < remote.size or remote.size == 0:
-            quoted = urllib.parse.quote(remote.path)
-            url = f"{self.endpoint}/{self.repo}/resolve/{self.revision}/{quoted}"
-            headers = {"Range": f"bytes={have}-"} if have else {}
-            with self._open(url, headers) as response:
-                if have and response.status != 206:  # the server sends the whole file again
-                    have = 0
-                with open(part, "ab" if have else "wb") as out:
-                    report(have)
-                    while block := self._read(response, remote):
-                        _stop_if(cancel)
-                        try:
-                            out.write(block)
-                        except OSError as exc:
-                            raise DownloadError(
-                                f"Could not write {part} ({exc.strerror}): free some space or "
-                                "choose another folder."
-                            ) from exc
-                        have += len(block)
-                        report(have)
-        if part.stat().st_size != remote.size:
+        if not remote.matches(target):
+            target.unlink()
             raise DownloadError(
-                f"{remote.path} stopped after {part.stat().st_size} of {remote.size} bytes (the "
-                "connection broke): run the download again; it resumes where it stopped."
-            )
-        if remote.sha256 and _sha256(part) != remote.sha256:
-            part.unlink()
-            raise DownloadError(
-                f"{remote.path} arrived damaged (its SHA-256 does not match the published one) "
+                f"{remote.path} arrived damaged (it does not match the hash the hub publishes) "
                 "and was deleted: run the download again."
             )
-        os.replace(part, target)
         log.info("Downloaded %s (%d bytes)", remote.path, remote.size)
 
-    def _read(self, response: Any, remote: RemoteFile) -> bytes:
+    def _call(self, step: Callable[[], T], path: str) -> T:
+        """Run one huggingface_hub step; what it raises for a known reason becomes a sentence."""
+        from huggingface_hub import errors
+
         try:
-            return bytes(response.read(BLOCK))
-        except (OSError, http.client.HTTPException) as exc:
-            raise DownloadError(
-                f"The connection to {self.endpoint} broke while fetching {remote.path} ({exc}): "
-                "run the download again; it resumes where it stopped."
-            ) from exc
+            return step()
+        except Cancelled:
+            raise
+        except errors.LocalEntryNotFoundError as exc:
+            # huggingface_hub says only "not found locally" when a file's HEAD failed: say why.
+            failure: BaseException = exc.__cause__ or exc
+        except Exception as exc:
+            failure = exc
+        sentence = self._sentence(failure, f" while fetching {path}" if path else "")
+        if sentence is None:
+            raise failure
+        raise DownloadError(sentence) from failure
 
-    def _open(self, url: str, headers: dict[str, str] | None = None) -> Any:
-        request = urllib.request.Request(url, headers={"User-Agent": "cosydesk", **(headers or {})})
-        try:
-            return urllib.request.urlopen(request, timeout=TIMEOUT_S)
-        except urllib.error.HTTPError as exc:
-            if exc.code in (401, 403, 404):
-                raise DownloadError(
-                    f"{self.endpoint} refused {url.split('?')[0]} (HTTP {exc.code}): check the "
-                    "model id, or sign the model's terms on its page first."
-                ) from exc
-            raise DownloadError(
-                f"{self.endpoint} answered HTTP {exc.code}: try again later; the download "
-                "resumes where it stopped."
-            ) from exc
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise DownloadError(
-                f"Could not reach {self.endpoint} ({reason}): check the network connection, or "
-                "set HF_ENDPOINT to a mirror. The download resumes where it stopped."
-            ) from exc
+    def _sentence(self, exc: BaseException, where: str) -> str | None:
+        import httpx2
+        from huggingface_hub import errors
+
+        if isinstance(exc, errors.GatedRepoError):
+            return (
+                f"{self.repo} asks you to accept its terms: do so on its page on "
+                f"{self.endpoint}, then sign in here with `hf auth login` or set HF_TOKEN to "
+                "your access token."
+            )
+        if isinstance(exc, errors.RepositoryNotFoundError):
+            return (
+                f"{self.endpoint} has no model {self.repo} that you may read: check "
+                "HF_ENDPOINT, or sign in with `hf auth login` (or set HF_TOKEN) if the copy is "
+                "private."
+            )
+        if isinstance(exc, errors.HfHubHTTPError):
+            code = exc.response.status_code if exc.response is not None else "an error"
+            return f"{self.endpoint} answered HTTP {code}{where}: try again later; {_KEPT}."
+        if isinstance(exc, (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.ProxyError)):
+            return (
+                f"Could not reach {self.endpoint} ({exc}): check the network connection, or "
+                f"set HF_ENDPOINT to a mirror; {_KEPT}."
+            )
+        if isinstance(exc, httpx2.TransportError):
+            return (
+                f"The connection to {self.endpoint} broke{where} ({exc}): run the download "
+                f"again; {_KEPT}."
+            )
+        if isinstance(exc, (errors.FileMetadataError, ValueError, KeyError, TypeError)):
+            return (
+                f"{self.endpoint} did not answer like a Hugging Face hub{where}: check "
+                "HF_ENDPOINT, or download the folder by hand."
+            )
+        if isinstance(exc, OSError) and exc.errno is None:  # huggingface_hub's size check
+            return f"The connection broke{where}: run the download again; {_KEPT}."
+        if isinstance(exc, OSError):
+            return (
+                f"Could not write into {self.dest} ({exc.strerror}): free some space or "
+                "choose another folder."
+            )
+        return None
 
 
-def _part(target: Path) -> Path:
-    return target.with_name(target.name + ".part")
+def _progress_bar(report: Callable[[int], None], cancel: threading.Event | None) -> type:
+    """A tqdm class for huggingface_hub that draws nothing, reports bytes and stops on cancel.
+
+    huggingface_hub calls `update` before it writes each block, so raising Cancelled there stops
+    the transfer between blocks; its temporary file is then deleted and the file starts again
+    next time.
+    """
+    from tqdm import tqdm
+
+    class Bar(tqdm):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **{**kwargs, "disable": True})
+
+        def update(self, n: float | None = 1) -> bool | None:
+            _stop_if(cancel)
+            self.n += n or 0  # a disabled tqdm counts nothing itself
+            report(int(self.n))
+            return None
+
+    return Bar
 
 
 def _stop_if(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
-        raise Cancelled("The download was stopped; run it again to resume.")
+        raise Cancelled(f"The download was stopped; run it again to go on ({_KEPT}).")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def _hash(path: Path, digest: Any) -> str:
     with open(path, "rb") as handle:
-        while block := handle.read(BLOCK):
+        while block := handle.read(1 << 20):
             digest.update(block)
-    return digest.hexdigest()
-
-
-def _next_page(link: str) -> str:
-    """The rel="next" address of a Link header, or ""."""
-    for part in link.split(","):
-        if 'rel="next"' in part and "<" in part and ">" in part:
-            return part[part.index("<") + 1 : part.index(">")]
-    return ""
+    return str(digest.hexdigest())

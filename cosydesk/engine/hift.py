@@ -9,7 +9,7 @@ Every convolution is causal: it sees past frames only, except `conv_pre` (4 fram
 first F0 convolution (3 frames ahead). With `finalize=True` those lookaheads read zeros past the
 end; with `finalize=False` they read the real last frames instead, which then produce no output,
 and 480 more samples are withheld, so that the streamed audio is a prefix of the final audio.
-`VocoderStream` runs the vocoder that way on a growing mel, as CosyVoice3 streams.
+The streaming renderer (synthesis.py) runs it that way on a growing mel, as CosyVoice3 streams.
 
 Parameter names follow the official `hift.pt`; convolutions use torch's weight-norm
 parametrisation (`X.parametrizations.weight.original0/1`). `remove_weight_norm()` folds it away.
@@ -319,37 +319,6 @@ class HiFTGenerator(nn.Module):
         for module in list(self.modules()):
             if parametrize.is_parametrized(module, "weight"):
                 _fold_weight(module)
-
-
-@dataclass
-class VocoderStream:
-    """Vocodes one utterance while its mel grows, emitting only audio not emitted before.
-
-    As CosyVoice3 streams: each `push` appends the new mel frames to those received so far, runs
-    the vocoder on the whole accumulated mel (finalize=False until the last push), and returns the
-    samples past those already returned. Their concatenation equals one finalize=True run on the
-    full mel up to ~1e-5.
-    """
-
-    hift: HiFTGenerator
-    noise: NoiseSource | None = None
-    mel: Tensor | None = None
-    emitted: int = 0
-    finished: bool = False
-
-    def push(self, new_mel: Tensor, *, finalize: bool) -> Tensor:
-        """Append `new_mel` [1, 80, n] (n may be 0) and return the new samples [1, k], float32."""
-        if self.finished:
-            raise RuntimeError("this vocoder stream was finalized; start a new one")
-        self.mel = new_mel if self.mel is None else torch.cat([self.mel, new_mel], dim=2)
-        self.finished = finalize
-        lacking = self.mel.shape[2] <= (0 if finalize else self.hift.stream_lookahead_frames)
-        if lacking:
-            return torch.zeros(1, 0, device=self.mel.device)
-        speech = self.hift.inference(self.mel, finalize=finalize, noise=self.noise)
-        new = speech[:, self.emitted :]
-        self.emitted += new.shape[1]
-        return new
 
 
 def _fold_weight(module: nn.Module) -> None:

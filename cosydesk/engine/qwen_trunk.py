@@ -50,17 +50,19 @@ def concat_linears(parts: list[nn.Linear]) -> nn.Linear:
     """One Linear whose output is the parts' outputs side by side."""
     first = parts[0]
     has_bias = first.bias is not None
+    # Built on the meta device and given the joined weights: a real Linear would first draw
+    # random weights the size of the whole trunk's projections, only to overwrite them.
     merged = nn.Linear(
         first.in_features,
         sum(p.out_features for p in parts),
         bias=has_bias,
-        device=first.weight.device,
+        device="meta",
         dtype=first.weight.dtype,
     )
     with torch.no_grad():
-        merged.weight.copy_(torch.cat([p.weight for p in parts]))
+        merged.weight = nn.Parameter(torch.cat([p.weight for p in parts]))
         if has_bias:
-            merged.bias.copy_(torch.cat([p.bias for p in parts]))
+            merged.bias = nn.Parameter(torch.cat([p.bias for p in parts]))
     return merged.requires_grad_(False)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,18 +33,6 @@ class EngineOptions:
     # How numbers, dates and amounts become words: "wetext" (upstream's grammars, when the
     # package is installed) or "basic" (digits spelled out; what the parity fixtures used).
     text_normalization: str = "wetext"
-
-
-@dataclass
-class SynthesisRequest:
-    """One utterance to speak. `voice` is a Voice from the voice library."""
-
-    text: str
-    voice: Any
-    stream: bool = True
-    speed: float = 1.0
-    instruct: str | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass

@@ -44,7 +44,7 @@ class FirstRunDialog(QDialog):
     """Asks for the model folder; OK only once the folder passes the engine's check.
 
     It can also download the folder (from Hugging Face, or the mirror in HF_ENDPOINT) into
-    cosydesk's data folder, with progress and a Cancel that keeps what arrived for next time.
+    cosydesk's data folder, with progress and a Cancel that keeps the files that arrived.
     """
 
     download_finished = Signal(str)  # "done", "cancelled" or "failed"
@@ -82,7 +82,7 @@ class FirstRunDialog(QDialog):
         )
         self.download_button.setToolTip(
             "Fetch the model folder from Hugging Face (HF_ENDPOINT names a mirror); "
-            "a stopped download resumes where it stopped."
+            "a stopped download keeps the files that arrived."
         )
         self.download_button.clicked.connect(self.start_download)
         layout.addWidget(self.download_button)
@@ -193,7 +193,11 @@ class FirstRunDialog(QDialog):
             try:
                 ModelDownload(dest).run(progress, cancel)
             except Cancelled:
-                report("cancelled", "The download was stopped; press Download to resume it.")
+                report(
+                    "cancelled",
+                    "The download was stopped; press Download to go on (the files that "
+                    "arrived are kept).",
+                )
             except EngineError as exc:
                 report("failed", str(exc))
             except Exception as exc:  # the thread must always report back

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.hift import HiFTConfig, HiFTGenerator, VocoderStream
+from cosydesk.engine.hift import HiFTConfig, HiFTGenerator
 from cosydesk.engine.nsf import NsfNoise, SeededNoise
 from cosydesk.engine.yamlconf import Tagged, load_yaml
 
@@ -99,29 +99,30 @@ def test_end_to_end_mel_gives_reference_audio(
 def test_stream_emits_upstream_chunks(
     hift: HiFTGenerator, golden: dict, recorded_noise: NsfNoise
 ) -> None:
-    # Each flow call re-renders every token; the mel past the previous call's end is appended.
-    stream = VocoderStream(hift, noise=recorded_noise)
-    chunks, received = [], 0
+    # As the streaming renderer calls it: each flow call re-renders every token and the mel past
+    # the previous call's end is appended; the vocoder re-runs on the accumulated mel and only
+    # the samples past those already sent leave.
+    mel = torch.zeros(1, 80, 0)
+    chunks, sent = [], 0
     for call, finalize in enumerate(golden["e2e_stream.hift_call_finalize"]):
         flow_mel = torch.from_numpy(golden[f"e2e_stream.flow_call{call}_mel"])
-        chunks.append(stream.push(flow_mel[:, :, received:], finalize=bool(finalize)))
-        received = flow_mel.shape[2]
-        assert stream.mel is not None
-        assert stream.mel.shape[2] == golden["e2e_stream.hift_call_mel_frames"][call]
-        assert stream.emitted == golden["e2e_stream.hift_call_speech_samples"][call]
+        mel = torch.cat([mel, flow_mel[:, :, mel.shape[2] :]], dim=2)
+        assert mel.shape[2] == golden["e2e_stream.hift_call_mel_frames"][call]
+        speech = hift.inference(mel, finalize=bool(finalize), noise=recorded_noise)
+        assert speech.shape[1] == golden["e2e_stream.hift_call_speech_samples"][call]
+        chunks.append(speech[:, sent:])
+        sent = speech.shape[1]
     assert [c.shape[1] for c in chunks] == golden["e2e_stream.chunk_samples"].tolist()
     assert_close(torch.cat(chunks, dim=1), golden["e2e_stream.tts_speech"], 1e-3)
-    with pytest.raises(RuntimeError):
-        stream.push(flow_mel[:, :, :0], finalize=True)
 
 
-def test_stream_waits_for_lookahead_frames(hift: HiFTGenerator, golden: dict) -> None:
+def test_a_stream_run_needs_more_than_its_lookahead_frames(
+    hift: HiFTGenerator, golden: dict
+) -> None:
     mel = torch.from_numpy(golden["hift.mel"])
-    stream = VocoderStream(hift)
-    assert stream.push(mel[:, :, :8], finalize=False).shape == (1, 0)
-    assert stream.push(mel[:, :, 8:10], finalize=False).shape == (1, 2 * 480)
-    rest = stream.push(mel[:, :, 10:], finalize=True)
-    assert stream.emitted == rest.shape[1] + 2 * 480 == mel.shape[2] * 480
+    with pytest.raises(ValueError, match="T >= 9"):
+        hift.inference(mel[:, :, :8], finalize=False)
+    assert hift.inference(mel[:, :, :10], finalize=False).shape == (1, 2 * 480)
 
 
 def test_streamed_audio_is_a_prefix_of_the_final_audio(hift: HiFTGenerator, golden: dict) -> None:
@@ -241,8 +242,7 @@ def test_cuda_matches_cpu_and_runs_in_half_precision() -> None:
     for dtype in (torch.bfloat16, torch.float16):
         gpu.to(dtype)
         assert {p.dtype for p in gpu.f0_predictor.parameters()} == {torch.float64}
-        stream = VocoderStream(gpu)
-        first = stream.push(mel.cuda().to(dtype)[:, :, :60], finalize=False)
-        rest = stream.push(mel.cuda().to(dtype)[:, :, 60:], finalize=True)
-        assert first.shape[1] + rest.shape[1] == 120 * 480
-        assert bool(torch.isfinite(first).all()) and bool(torch.isfinite(rest).all())
+        first = gpu.inference(mel.cuda().to(dtype)[:, :, :60], finalize=False)
+        whole = gpu.inference(mel.cuda().to(dtype), finalize=True)
+        assert first.shape[1] == (60 - 8) * 480 and whole.shape[1] == 120 * 480
+        assert bool(torch.isfinite(first).all()) and bool(torch.isfinite(whole).all())

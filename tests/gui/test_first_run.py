@@ -96,7 +96,7 @@ def test_download_fetches_the_model_and_offers_it(
     assert dialog.download_progress is None and dialog.download_button.isEnabled()
 
 
-def test_a_cancelled_download_says_it_resumes_and_does(
+def test_a_cancelled_download_says_what_it_kept_and_goes_on(
     qtbot: QtBot, dialog: FirstRunDialog, hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
@@ -104,7 +104,7 @@ def test_a_cancelled_download_says_it_resumes_and_does(
         dialog.start_download()
         dialog.cancel_download()
     assert blocker.args == ["cancelled"]
-    assert "resume" in dialog.result_label.text() and not dialog.ok_button.isEnabled()
+    assert "arrived are kept" in dialog.result_label.text() and not dialog.ok_button.isEnabled()
     with qtbot.waitSignal(
         dialog.download_finished, timeout=60000, check_params_cb=_finished("done")
     ):
