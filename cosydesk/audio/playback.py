@@ -128,6 +128,7 @@ class Player:
         self._chunks: collections.deque[np.ndarray] = collections.deque()
         self._offset = 0  # samples of _chunks[0] already played
         self._played = 0  # samples sent to the device, silence excluded
+        self._starved = 0  # silence sent between the first and the last sample
         self._finishing = False
         self._paused = False
         self._stopped = False
@@ -253,6 +254,11 @@ class Player:
         return self._played
 
     @property
+    def starved_samples(self) -> int:
+        """Silence played inside the speech because synthesis had not caught up (stutter)."""
+        return self._starved
+
+    @property
     def position_seconds(self) -> float:
         """Seconds of speech played so far (silence from pauses and waits excluded)."""
         return self._played / self.sample_rate
@@ -270,6 +276,8 @@ class Player:
                 filled = self._take(out)
                 if filled < frames:  # the queue ran dry: silence until synthesis catches up
                     out[filled:] = 0
+                    if self._played and not (self._finishing and not self._chunks):
+                        self._starved += frames - filled  # a gap inside the speech
                 self._played += filled
                 if self._finishing and not self._chunks:
                     # Silence after the last sample until the device's own buffer has played

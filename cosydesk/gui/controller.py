@@ -286,10 +286,11 @@ class Controller(QObject):
             speech, self._speech = self._speech, None
             speech.job.cancel.set()  # nothing is left to render for a sound that has ended
             log.info(
-                "Speech %d ended: %.2f s rendered, %.2f s played",
+                "Speech %d ended: %.2f s rendered, %.2f s played, %.2f s waited for synthesis",
                 speech.job.job_id,
                 speech.fed / SAMPLE_RATE,
                 output.played_samples / SAMPLE_RATE,
+                output.starved_samples / SAMPLE_RATE,
             )
             self._update_state()
 

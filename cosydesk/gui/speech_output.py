@@ -41,6 +41,11 @@ class SpeechOutput(QObject):
         """Samples of speech the listener has heard so far."""
         return self._player.played_samples
 
+    @property
+    def starved_samples(self) -> int:
+        """Silence heard inside the speech while synthesis caught up."""
+        return self._player.starved_samples
+
     def finish(self) -> None:
         """No more chunks: play what is queued, then emit `done`."""
         self._player.finish()

@@ -88,12 +88,11 @@ def test_twenty_utterances_in_a_row_are_each_heard_whole(
             end = recorder.now() + RATE // 2
             while recorder.now() < end:
                 threading.Event().wait(0.02)
-            extent = recorder.sound_extent(start)
-            assert extent is not None
-            heard.append((extent[1] - extent[0]) / RATE)
+            heard.append(recorder.sound_seconds(start))
     finally:
         recorder.stop()
-    assert all(abs(seconds - 0.5) < 0.03 for seconds in heard), heard
+    # Every tone whole, its last 10 ms included (closing the stream early lost ~30 ms).
+    assert all(abs(seconds - 0.5) <= 0.01 for seconds in heard), heard
 
 
 def test_a_sound_server_that_dies_mid_speech_is_an_error_not_the_end(

@@ -198,14 +198,18 @@ class Recorder:
             return None
         return start + int(nonzero[0]), start + int(nonzero[-1]) + 1
 
-    def sound_seconds(self, start: int = 0, block: int = 240) -> float:
-        """Seconds of sound at or after `start`: the 10 ms blocks that are not all silence.
+    def sound_seconds(self, start: int = 0, gap: int = 48) -> float:
+        """Seconds of sound at or after `start`, gaps left out.
 
-        Unlike the extent, a gap (the player waiting for synthesis) does not count.
+        A run of at least `gap` zero samples (2 ms; the player waiting for synthesis leaves
+        gaps of whole device buffers) is silence; shorter ones are quiet samples of speech.
         """
-        samples = self.samples(start)
-        blocks = samples[: samples.shape[0] // block * block].reshape(-1, block)
-        return float(np.count_nonzero(np.any(blocks != 0, axis=1)) * block / RATE)
+        nonzero = np.flatnonzero(self.samples(start) != 0)
+        if not nonzero.size:
+            return 0.0
+        steps = np.diff(nonzero)
+        silence = int(np.sum(steps[steps > gap] - 1))
+        return float((nonzero[-1] - nonzero[0] + 1 - silence) / RATE)
 
     def stop(self) -> None:
         self._process.terminate()

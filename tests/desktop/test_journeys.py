@@ -22,10 +22,12 @@ LOAD_S = 90
 SPEECH_S = 60
 
 
-def ended_speeches(log: str) -> list[tuple[float, float]]:
-    """(rendered, played) seconds of each speech the app says has ended, in order."""
-    found = re.findall(r"Speech \d+ ended: ([\d.]+) s rendered, ([\d.]+) s played", log)
-    return [(float(a), float(b)) for a, b in found]
+def ended_speeches(log: str) -> list[tuple[float, float, float]]:
+    """(rendered, played, waited) seconds of each speech the app says has ended, in order."""
+    found = re.findall(
+        r"Speech \d+ ended: ([\d.]+) s rendered, ([\d.]+) s played, ([\d.]+) s waited", log
+    )
+    return [(float(a), float(b), float(c)) for a, b, c in found]
 
 
 def test_first_run_choose_the_model_and_the_status_says_ready(
@@ -110,14 +112,19 @@ def test_speak_twenty_times_and_hear_every_one_whole(
             app.wait_until(
                 lambda n=run: len(ended_speeches(app.log())) > n, SPEECH_S, "the speech to end"
             )
-            rendered, played = ended_speeches(app.log())[run]
+            rendered, played, waited = ended_speeches(app.log())[run]
             # Let what the sink still buffers arrive before measuring what was heard.
             time.sleep(0.3)
             heard = recorder.sound_seconds(start)
             assert heard > 0, f"run {run + 1}: silence"
             assert played == pytest.approx(rendered, abs=0.01), f"run {run + 1}"
-            # Whole 10 ms blocks are counted: one block either way at each end.
-            assert heard == pytest.approx(rendered, abs=0.03), f"run {run + 1}: heard {heard:.3f} s"
+            # Gaps left out (the player waiting for synthesis, or the sound server for a late
+            # callback on a busy machine), what was heard is what was rendered; quiet samples of
+            # random speech may round to silence, so a little less is allowed, never more. (The
+            # player test in tests/audio holds a tone's tail to 10 ms.)
+            assert rendered - 0.03 <= heard <= rendered + 0.01, (
+                f"run {run + 1}: heard {heard:.3f} s of {rendered:.3f} s ({waited:.3f} s waited)"
+            )
             assert time.monotonic() - pressed < SPEECH_S
             app.wait_until(lambda: app.status() == "Ready", 10, "Ready again")
     finally:
