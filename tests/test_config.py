@@ -369,6 +369,7 @@ def test_newer_file_keeps_unknown_settings_when_saved(path: Path) -> None:
         ),
         ({"QUANTIZATION_BITS": "8"}, "8bit", "QUANTIZATION_BITS"),
         ({"QUANTIZATION_ENABLED": "false", "QUANTIZATION_BITS": "8"}, "none", None),
+        ({"QUANTIZATION_ENABLED": " TRUE ", "QUANTIZATION_BITS": "4"}, "4bit", None),
     ],
 )
 def test_seed_environment_variables_override_quantization(
@@ -383,7 +384,7 @@ def test_seed_environment_variables_override_quantization(
 
 
 def test_without_environment_the_stored_value_is_in_force(path: Path) -> None:
-    settings = _load(path, QUANTIZATION_BITS="  ")  # blank counts as unset
+    settings = _load(path, QUANTIZATION_ENABLED="", QUANTIZATION_BITS="  ")  # blank is unset
     settings.set("quantization", "8bit")
     assert settings.effective("quantization") == "8bit"
     assert settings.overridden_by_env("quantization") is None
@@ -393,6 +394,12 @@ def test_without_environment_the_stored_value_is_in_force(path: Path) -> None:
     ("environ", "variable", "value", "allowed"),
     [
         ({"QUANTIZATION_BITS": "5"}, "QUANTIZATION_BITS", "'5'", "4 or 8"),
+        (
+            {"QUANTIZATION_ENABLED": "true", "QUANTIZATION_BITS": "5"},
+            "QUANTIZATION_BITS",
+            "'5'",
+            "4 or 8",
+        ),
         ({"QUANTIZATION_ENABLED": "maybe"}, "QUANTIZATION_ENABLED", "'maybe'", "true or false"),
         (
             {"QUANTIZATION_ENABLED": "false", "QUANTIZATION_BITS": "16"},

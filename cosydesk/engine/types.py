@@ -7,11 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# "auto": the best mode for the device found, 4bit on a CUDA GPU and none on the CPU (where
-# quantised layers are the slowest: 28 tok/s in 4-bit against 183 unquantised, tiny model).
-QUANT_MODES = ("auto", "none", "8bit", "4bit")
-PRECISIONS = ("fp32", "bf16", "fp16")
-DEVICES = ("auto", "cuda", "cpu")
 SAMPLE_RATE = 24000
 
 # progress(fraction in [0, 1], message for a person)
