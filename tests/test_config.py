@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,21 @@ def test_missing_file_gives_defaults_and_writes_nothing(path: Path) -> None:
     assert settings.stream is True
     assert settings.warnings == []
     assert not path.exists()
+
+
+def test_texts_people_read_name_no_benchmark_figures_and_no_seed() -> None:
+    """Descriptions (tooltips, CLI help), the dialog's words for each choice, and the command
+    line's help: figures measured on one card and the project's first document mean nothing
+    to the person reading them."""
+    from cosydesk import cli
+
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    texts = [o.description for o in OPTIONS] + [label for o in OPTIONS for _, label in o.allowed]
+    texts += [parser.format_help()] + [command.format_help() for command in commands.values()]
+    figures = re.compile(r"\bseed\b|tok/s|\bH[12]00\b|\d\s*(?:MiB|GiB|ms)\b|\binstead of \d", re.I)
+    for text in texts:
+        assert not figures.search(text), text
 
 
 def test_every_option_default_passes_its_own_validation() -> None:
