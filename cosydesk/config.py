@@ -282,24 +282,19 @@ _MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
 class Settings:
     """The user's settings: typed values, environment overrides, change callbacks, atomic save.
 
-    Read a value with `settings.get("speed")` or `settings.speed`; change it with `set()`,
-    which validates and announces it; `save()` writes the file.
+    Read a stored value with `settings.get("speed")`, the value in force (environment
+    overrides applied) with `settings.effective("speed")`; change it with `set()`, which
+    validates and announces it; `save()` writes the file.
     """
 
     def __init__(self, path: Path, environ: Mapping[str, str] = os.environ) -> None:
         """Default settings bound to `path`; nothing is read or written (see `load`)."""
-        object.__setattr__(self, "_values", {o.name: o.default for o in OPTIONS})
-        object.__setattr__(self, "_extra", {})
-        object.__setattr__(self, "_listeners", [])
-        object.__setattr__(self, "_environ", environ)
-        object.__setattr__(self, "path", Path(path))
-        object.__setattr__(self, "warnings", [])
-        self._values: dict[str, Any]
-        self._extra: dict[str, Any]
-        self._listeners: list[Callable[[str, Any], None]]
-        self._environ: Mapping[str, str]
-        self.path: Path
-        self.warnings: list[str]
+        self._values: dict[str, Any] = {o.name: o.default for o in OPTIONS}
+        self._extra: dict[str, Any] = {}
+        self._listeners: list[Callable[[str, Any], None]] = []
+        self._environ: Mapping[str, str] = environ
+        self.path = Path(path)
+        self.warnings: list[str] = []
 
     @classmethod
     def load(cls, path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -320,12 +315,8 @@ class Settings:
         """The stored value of `name` (environment overrides not applied). KeyError if unknown."""
         return self._values[option(name).name]
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name not in OPTIONS_BY_NAME:
-            raise AttributeError(name)
-        return self._values[name]
-
     def __setattr__(self, name: str, value: Any) -> None:
+        # `settings.speed = 2.0` would make a stray attribute that nothing reads: say what to use.
         if name in OPTIONS_BY_NAME:
             raise AttributeError(f"use settings.set({name!r}, value) to change a setting")
         object.__setattr__(self, name, value)
