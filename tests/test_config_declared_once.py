@@ -147,3 +147,12 @@ def test_the_engine_reads_no_setting_from_the_environment() -> None:
     [(name, line)] = touches
     source = (PACKAGE.parent / name).read_text(encoding="utf-8").splitlines()[line - 1]
     assert 'os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG"' in source
+
+
+def test_the_engine_options_default_to_the_declared_defaults(redeclare) -> None:
+    from cosydesk.engine.types import EngineOptions
+
+    redeclare("flow_precision", default="bf16")
+    redeclare("int8_threshold", default=0.0)
+    options = EngineOptions()
+    assert (options.flow_precision, options.int8_threshold) == ("bf16", 0.0)

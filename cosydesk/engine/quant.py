@@ -51,7 +51,7 @@ def _bf16_ok(device: torch.device) -> bool:
 def flow_dtype(precision: str, device: torch.device) -> torch.dtype:
     """The dtype for flow and vocoder; bf16 falls back to fp32 on cards without bf16.
 
-    Raises ConfigError for a precision other than fp32, bf16 or fp16.
+    Raises ConfigError for a precision the flow_precision setting does not declare.
     """
     precisions = option("flow_precision").choices or ()
     if precision not in precisions:
