@@ -86,9 +86,12 @@ def _voice(engine, workdir: Path):
 
 
 def _parse_mode(spec: str) -> tuple[str, float]:
-    """'8bit@0' is 8-bit with outlier threshold 0 (graph-capturable); plain modes use 6.0."""
+    """'8bit@0' is 8-bit with outlier threshold 0 (graph-capturable); plain modes use the
+    setting's default threshold."""
+    from cosydesk.config import option
+
     mode, _, threshold = spec.partition("@")
-    return mode, float(threshold) if threshold else 6.0
+    return mode, float(threshold) if threshold else float(option("int8_threshold").default)
 
 
 def measure_mode(model_dir: Path, spec: str, args: Any, workdir: Path) -> ModeFigures:
@@ -283,11 +286,12 @@ def _json_ready(value: Any) -> Any:
 
 
 def _check_args(modes: list[str], args: Any) -> None:
+    from cosydesk.config import option
     from cosydesk.engine.errors import ConfigError
-    from cosydesk.engine.types import QUANT_MODES
 
+    known = option("quantization").choices or ()
     if not modes:
-        raise ConfigError(f"--modes is empty: list some of {', '.join(QUANT_MODES)}.")
+        raise ConfigError(f"--modes is empty: list some of {', '.join(known)}.")
     for spec in modes:
         mode, _, threshold = spec.partition("@")
         bad_threshold = False
@@ -295,9 +299,9 @@ def _check_args(modes: list[str], args: Any) -> None:
             float(threshold or 0)
         except ValueError:
             bad_threshold = True
-        if mode not in QUANT_MODES or bad_threshold or (threshold and mode != "8bit"):
+        if mode not in known or bad_threshold or (threshold and mode != "8bit"):
             raise ConfigError(
-                f"--modes has '{spec}': use {', '.join(QUANT_MODES)} "
+                f"--modes has '{spec}': use {', '.join(known)} "
                 "(8bit@T sets the outlier threshold T), separated by commas."
             )
     if args.repeat < 1 or args.tokens < 1:

@@ -7,37 +7,49 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
+from typing import Any
+
+from cosydesk.config import option
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 ACTIONS = ("show", "speak-clipboard", "stop", "pause")
+_DECLARED = object()  # "the setting's declared default"
+
+
+def _help(text: str) -> str:
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
+def _setting_argument(
+    p: argparse.ArgumentParser, flag: str, name: str, *, default: Any = _DECLARED, help: str = ""
+) -> None:
+    """`flag` for the setting `name`: its choices, default and description as declared."""
+    declared = option(name)
+    p.add_argument(
+        flag,
+        choices=declared.choices,
+        type=declared.type if declared.choices is None else None,
+        default=declared.default if default is _DECLARED else default,
+        help=_help(help or declared.description),
+    )
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, help="the CosyVoice3 model folder (cosyvoice3.yaml ...)")
-    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
-    p.add_argument(
+    _setting_argument(p, "--device", "device")
+    quantization = option("quantization")
+    _setting_argument(
+        p,
         "--quantization",
-        choices=("auto", "none", "8bit", "4bit"),
+        "quantization",
         default=None,
-        help="LLM quantisation; without it QUANTIZATION_ENABLED/QUANTIZATION_BITS decide, "
-        "else the setting (default auto: 4bit on a CUDA GPU, none on the CPU)",
+        help=f"{quantization.description} This flag wins over them and over the stored setting "
+        f"(default {quantization.default}).",
     )
-    p.add_argument(
-        "--precision",
-        choices=("fp32", "bf16", "fp16"),
-        default="fp32",
-        help="precision of flow and vocoder",
-    )
-    p.add_argument(
-        "--text-normalization",
-        choices=("wetext", "basic"),
-        default="wetext",
-        help="how numbers, dates and amounts become words: wetext's grammars as upstream, or "
-        "basic (only digits spelled out)",
-    )
+    _setting_argument(p, "--precision", "flow_precision")
+    _setting_argument(p, "--text-normalization", "text_normalization")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="use only the clip's timbre, not its transcript",
     )
     say.add_argument("--stream", action="store_true", help="render in streaming chunks")
-    say.add_argument("--speed", type=float, default=1.0)
+    speed = option("speed")
+    speed_help = f"{speed.description} From {speed.minimum} to {speed.maximum}."
+    _setting_argument(say, "--speed", "speed", help=speed_help)
 
     bench = sub.add_parser("bench", help="measure memory and speed per quantisation mode")
     bench.add_argument("--model", type=Path, help="a model folder (default: build random weights)")
@@ -85,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--modes", default="none,8bit,4bit")
     bench.add_argument("--tokens", type=int, default=250, help="speech tokens to force")
-    bench.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
-    bench.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    _setting_argument(bench, "--device", "device")
+    _setting_argument(bench, "--precision", "flow_precision")
     bench.add_argument(
         "--text-table",
         choices=("cpu", "gpu"),
@@ -114,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve an OpenAI-style speech API")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=int, default=option("api_port").default)
     _add_model_options(serve)
     return parser
 
@@ -123,32 +137,40 @@ def _progress(fraction: float, message: str) -> None:
     print(f"[{fraction * 100:3.0f}%] {message}", file=sys.stderr, flush=True)
 
 
-def _stored_quantization() -> str:
-    """The quantisation saved in the settings, or 4bit when they cannot be read."""
+def _stored(name: str) -> Any:
+    """The stored setting `name`, or its default when the settings cannot be read."""
     try:
         from cosydesk.config import Settings
 
-        return str(Settings.load().get("quantization"))
+        return Settings.load().get(name)
     except Exception:  # a broken config must not stop the command
-        return "auto"
+        return option(name).default
+
+
+def _in_force(name: str, given: Any) -> Any:
+    """What the command line gives for `name`, else its environment variables, else the stored
+    setting. A bad variable is a ConfigError even when the flag wins, so a typo is never hidden;
+    the settings file is read only when neither decides."""
+    import os
+
+    from cosydesk.configvalues import env_override
+
+    override = env_override(option(name), os.environ)
+    if given is not None:
+        return given
+    if override is not None:
+        return override[0]
+    return _stored(name)
 
 
 def _options(args: argparse.Namespace):
-    """EngineOptions from the command line: an explicit --quantization wins over the seed's
-    environment variables, which win over the setting. ConfigError for a bad variable."""
-    from cosydesk.engine.quant import mode_from_env
+    """EngineOptions from the command line: an explicit --quantization wins over the
+    quantisation variables, which win over the setting. ConfigError for a bad variable."""
     from cosydesk.engine.types import EngineOptions
 
-    env_mode = mode_from_env()  # validated even when the flag wins, so a typo is never hidden
-    if args.quantization:
-        mode = args.quantization
-    elif env_mode:
-        mode = env_mode
-    else:
-        mode = _stored_quantization()
     return EngineOptions(
         device=args.device,
-        quantization=mode,
+        quantization=_in_force("quantization", args.quantization),
         flow_precision=args.precision,
         text_normalization=args.text_normalization,
     )
@@ -157,19 +179,9 @@ def _options(args: argparse.Namespace):
 def _model_dir(args: argparse.Namespace) -> Path:
     from cosydesk.engine.errors import EngineError
 
-    if args.model:
-        return args.model
-    env = os.environ.get("COSYDESK_MODEL_DIR")
-    if env:
-        return Path(env)
-    try:
-        from cosydesk.config import Settings
-
-        stored = Settings.load().get("model_dir")
-        if stored:
-            return Path(stored)
-    except Exception:  # a broken config must not hide the real message
-        pass
+    folder = _in_force("model_dir", args.model)
+    if folder:
+        return Path(folder)
     raise EngineError("No model folder given: pass --model DIR (the folder with cosyvoice3.yaml).")
 
 
@@ -198,8 +210,11 @@ def cmd_say(args: argparse.Namespace) -> int:
         raise EngineError("Choose --instruct or --cross-lingual, not both.")
     if args.voice and args.prompt_text:
         raise EngineError("--prompt-text goes with --prompt-wav; a --voice has its transcript.")
-    if not 0.5 <= args.speed <= 2.0:
-        raise EngineError(f"--speed {args.speed} is out of range: use 0.5 to 2.0.")
+    speed = option("speed")
+    if not speed.in_range(args.speed):
+        raise EngineError(
+            f"--speed {args.speed} is out of range: use {speed.minimum} to {speed.maximum}."
+        )
     if args.prompt_wav:
         from cosydesk.engine.frontend import read_prompt_clip
 

@@ -8,16 +8,18 @@ and replaced by defaults, an older file is backed up and migrated; each of these
 sentence in `Settings.warnings`. A UTF-8 byte order mark, as some Windows editors write, is
 read as usual.
 
-Environment variables documented beside an option override it without being stored:
-`effective(name)` applies them, `get(name)` does not. Qt-free: the GUI wraps `on_change` in a
-signal.
+Each option is declared once, in OPTIONS: type, default, allowed values (with the words the
+settings dialog shows for each), range, description and environment variables. The settings
+dialog, the command line, the server and the engine's own checks are built from these
+declarations (through `option(name)`) and retype none of them. Environment variables declared
+with an option override it without being stored: `effective(name)` applies them, `get(name)`
+does not. Qt-free: the GUI wraps `on_change` in a signal.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shutil
 import time
@@ -29,15 +31,17 @@ from typing import Any
 import platformdirs
 
 from cosydesk.configfile import UnusableFile, free_name, read_object, write_atomically
-from cosydesk.engine.errors import ConfigError
-from cosydesk.engine.quantenv import (
+from cosydesk.configvalues import (
     FALSE_WORDS,
     QUANTIZATION_BITS,
     QUANTIZATION_ENABLED,
-    TRUE_WORDS,
+    coerce,
+    env_override,
     quantization_from_env,
     set_in,
+    shown,
 )
+from cosydesk.engine.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -46,21 +50,49 @@ SETTINGS_FILE = "settings.json"
 # Version 2 replaced the seed's pair quantization_enabled + quantization_bits by `quantization`;
 # version 3 added quantization "auto" and made it the default.
 VERSION = 3
-MAX_TEXT_CHARS = 4096
+
+# Reads an option's environment variables: (value, the names that set it) or None when unset.
+EnvReader = Callable[[Mapping[str, str]], tuple[Any, str] | None]
 
 
 @dataclass(frozen=True)
 class Option:
-    """One setting: its type, default, allowed values and the sentence that explains it."""
+    """One setting: its type, default, allowed values and the sentence that explains it.
+
+    `allowed` lists the values a choice takes, in the order the settings dialog shows them,
+    each with the words the dialog shows for it; `minimum` and `maximum` bound a number.
+    `env` names the environment variables that override the stored value (the first one set
+    wins, read as the option's type) unless `read_env` reads them its own way.
+    """
 
     name: str
     type: type
     default: Any
     description: str
-    choices: tuple[Any, ...] | None = None
+    allowed: tuple[tuple[Any, str], ...] = ()
     minimum: float | None = None
     maximum: float | None = None
-    env: str | None = None
+    env: tuple[str, ...] = ()
+    read_env: EnvReader | None = None
+
+    def __post_init__(self) -> None:
+        # A declaration whose default it does not allow is a mistake made here, not by a user.
+        coerce(self, self.default)
+
+    @property
+    def choices(self) -> tuple[Any, ...] | None:
+        """The values this option takes, or None when it is not a choice."""
+        return tuple(value for value, _label in self.allowed) or None
+
+    def in_range(self, value: float) -> bool:
+        """True when `value` is within `minimum` and `maximum` (each applies when declared)."""
+        return (self.minimum is None or value >= self.minimum) and (
+            self.maximum is None or value <= self.maximum
+        )
+
+    def label(self, value: Any) -> str:
+        """The words that show `value` of a choice to a person; the value itself otherwise."""
+        return dict(self.allowed).get(value, str(value))
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -71,22 +103,32 @@ OPTIONS: tuple[Option, ...] = (
         "How the LLM is quantised: auto (4-bit on a CUDA GPU, none on the CPU, where "
         "quantised layers are slow), 4-bit NF4, 8-bit LLM.int8 or none (full precision). "
         "QUANTIZATION_ENABLED=true/false and QUANTIZATION_BITS=4/8 override it.",
-        choices=("auto", "4bit", "8bit", "none"),
-        env=QUANTIZATION_ENABLED,
+        allowed=(
+            ("auto", "Automatic (4-bit on a GPU, none on the CPU)"),
+            ("4bit", "4-bit NF4 (least GPU memory)"),
+            ("8bit", "8-bit LLM.int8"),
+            ("none", "None (full precision)"),
+        ),
+        env=(QUANTIZATION_ENABLED, QUANTIZATION_BITS),
+        read_env=quantization_from_env,
     ),
     Option(
         "flow_precision",
         str,
         "fp32",
         "Precision of the flow and the vocoder: fp32, bf16 (where the card supports it) or fp16.",
-        choices=("fp32", "bf16", "fp16"),
+        allowed=(
+            ("fp32", "fp32 (safest)"),
+            ("bf16", "bf16 (half the memory; needs a recent GPU)"),
+            ("fp16", "fp16 (guarded against silent audio)"),
+        ),
     ),
     Option(
         "int8_threshold",
         float,
         6.0,
-        "LLM.int8 outlier threshold in 8-bit mode: 6.0 as the seed sets it, or 0, which lets the "
-        "decode step replay from a CUDA graph (on an H100: 142 tok/s instead of 17).",
+        "LLM.int8 outlier threshold in 8-bit mode: 6.0 (the value LLM.int8 was published with) "
+        "or 0, which lets the decode step replay from a CUDA graph, so 8-bit speaks much faster.",
         minimum=0.0,
         maximum=20.0,
     ),
@@ -95,14 +137,18 @@ OPTIONS: tuple[Option, ...] = (
         str,
         "auto",
         "Where the model runs: auto (the GPU when there is one), cuda or cpu.",
-        choices=("auto", "cuda", "cpu"),
+        allowed=(
+            ("auto", "Automatic (GPU when present)"),
+            ("cuda", "CUDA GPU"),
+            ("cpu", "CPU"),
+        ),
     ),
     Option(
         "model_dir",
         str,
         "",
         "The CosyVoice3 model folder (the one holding cosyvoice3.yaml); empty until chosen.",
-        env="COSYDESK_MODEL_DIR",
+        env=("COSYDESK_MODEL_DIR",),
     ),
     Option("hotkey", str, "Ctrl+Alt+S", "Global shortcut that reads the clipboard aloud."),
     Option("output_device", str, "", "Sound output device; empty means the system default."),
@@ -123,7 +169,10 @@ OPTIONS: tuple[Option, ...] = (
         "wetext",
         "How numbers, dates, amounts and units become words: wetext's grammars as upstream "
         "uses them ('$5' is read 'five dollars'), or basic (only bare digits are spelled out).",
-        choices=("wetext", "basic"),
+        allowed=(
+            ("wetext", "Full: numbers, dates, amounts and units (wetext)"),
+            ("basic", "Basic: only digits are spelled out"),
+        ),
     ),
     Option("api_enabled", bool, False, "Serve the local HTTP API."),
     Option("api_port", int, 8000, "Port of the local HTTP API.", minimum=1024, maximum=65535),
@@ -132,6 +181,25 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
+
+
+def option(name: str) -> Option:
+    """The declaration of the setting `name`; KeyError (naming it) when there is none.
+
+    Everything built from a declaration looks it up here when it is built, not when its module
+    is imported, so a changed declaration changes the dialog, the command line and the server.
+    """
+    try:
+        return OPTIONS_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"there is no setting named {name!r}") from None
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Raise ConfigError (a sentence naming the variable, its value and what is allowed) for the
+    first environment variable that overrides an option with a value it does not take."""
+    for declared in OPTIONS:
+        env_override(declared, environ)
 
 
 # -- locations --------------------------------------------------------------------------------
@@ -175,120 +243,6 @@ def voices_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return data_dir(environ) / "voices"
 
 
-# -- values -----------------------------------------------------------------------------------
-
-
-def _allowed_text(option: Option) -> str:
-    if option.choices is not None:
-        return " or ".join(str(choice) for choice in option.choices)
-    kind = {bool: "true or false", int: "a whole number", float: "a number"}.get(
-        option.type, "text"
-    )
-    if option.minimum is not None and option.maximum is not None:
-        return f"{kind} from {option.minimum} to {option.maximum}"
-    return kind
-
-
-def _shown(value: Any, limit: int = 60) -> str:
-    """`value` as Python writes it, cut short for a message (a file may hold 4,000 digits)."""
-    try:
-        text = repr(value)
-    except (ValueError, RecursionError):  # an int beyond Python's digit limit, deep nesting
-        text = f"a {type(value).__name__} too large to show"
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
-
-
-def _plain_text(value: str) -> bool:
-    """Not overlong, no NUL (a path with one fails in every system call), and writable as
-    UTF-8 (a lone surrogate, read from a "\\ud800" escape, is not)."""
-    if len(value) > MAX_TEXT_CHARS or "\0" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def coerce(option: Option, value: Any, label: str | None = None) -> Any:
-    """`value` converted to the option's type and checked; ConfigError (a sentence) otherwise.
-
-    Strings are accepted for every type, so that environment variables and hand-edited files
-    work; `label` names where the value came from in the message. Text longer than
-    MAX_TEXT_CHARS, holding a NUL or a lone surrogate is refused (no setting needs it).
-    """
-    label = label or f"The setting {option.name}"
-    bad = ConfigError(
-        f"{label} is {_shown(value)}, which is not allowed: use {_allowed_text(option)}."
-    )
-    result: Any
-    if option.type is bool:
-        if isinstance(value, bool):
-            result = value
-        elif isinstance(value, int) and value in (0, 1):
-            result = bool(value)
-        elif isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
-            result = value.strip().lower() in TRUE_WORDS
-        else:
-            raise bad
-    elif option.type is int:
-        if isinstance(value, bool):
-            raise bad
-        if isinstance(value, int):
-            result = value
-        elif isinstance(value, float) and value.is_integer():
-            result = int(value)
-        elif isinstance(value, str):
-            try:
-                result = int(value.strip())
-            except ValueError:
-                raise bad from None
-        else:
-            raise bad
-    elif option.type is float:
-        if isinstance(value, bool):
-            raise bad
-        if isinstance(value, int | float):
-            try:
-                result = float(value)
-            except OverflowError:  # an int of 400 digits
-                raise bad from None
-        elif isinstance(value, str):
-            try:
-                result = float(value.strip())
-            except ValueError:
-                raise bad from None
-        else:
-            raise bad
-        if not math.isfinite(result):
-            raise bad
-    else:
-        if isinstance(value, os.PathLike):
-            value = os.fspath(value)
-        if not isinstance(value, str) or not _plain_text(value):
-            raise bad
-        result = value
-    if option.choices is not None and result not in option.choices:
-        raise bad
-    too_low = option.minimum is not None and result < option.minimum
-    too_high = option.maximum is not None and result > option.maximum
-    if too_low or too_high:
-        raise bad
-    return result
-
-
-def _env_override(option: Option, environ: Mapping[str, str]) -> tuple[Any, str] | None:
-    """(value, variable names) when the environment overrides `option`; ConfigError if invalid."""
-    if option.name == "quantization":
-        return quantization_from_env(environ)
-    if option.env is None:
-        return None
-    raw = set_in(environ, option.env)
-    if raw is None:
-        return None
-    return coerce(option, raw, f"The environment variable {option.env}"), option.env
-
-
 # -- migrations -------------------------------------------------------------------------------
 
 
@@ -328,24 +282,19 @@ _MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
 class Settings:
     """The user's settings: typed values, environment overrides, change callbacks, atomic save.
 
-    Read a value with `settings.get("speed")` or `settings.speed`; change it with `set()`,
-    which validates and announces it; `save()` writes the file.
+    Read a stored value with `settings.get("speed")`, the value in force (environment
+    overrides applied) with `settings.effective("speed")`; change it with `set()`, which
+    validates and announces it; `save()` writes the file.
     """
 
     def __init__(self, path: Path, environ: Mapping[str, str] = os.environ) -> None:
         """Default settings bound to `path`; nothing is read or written (see `load`)."""
-        object.__setattr__(self, "_values", {o.name: o.default for o in OPTIONS})
-        object.__setattr__(self, "_extra", {})
-        object.__setattr__(self, "_listeners", [])
-        object.__setattr__(self, "_environ", environ)
-        object.__setattr__(self, "path", Path(path))
-        object.__setattr__(self, "warnings", [])
-        self._values: dict[str, Any]
-        self._extra: dict[str, Any]
-        self._listeners: list[Callable[[str, Any], None]]
-        self._environ: Mapping[str, str]
-        self.path: Path
-        self.warnings: list[str]
+        self._values: dict[str, Any] = {o.name: o.default for o in OPTIONS}
+        self._extra: dict[str, Any] = {}
+        self._listeners: list[Callable[[str, Any], None]] = []
+        self._environ: Mapping[str, str] = environ
+        self.path = Path(path)
+        self.warnings: list[str] = []
 
     @classmethod
     def load(cls, path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -364,14 +313,10 @@ class Settings:
 
     def get(self, name: str) -> Any:
         """The stored value of `name` (environment overrides not applied). KeyError if unknown."""
-        return self._values[_option(name).name]
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name not in OPTIONS_BY_NAME:
-            raise AttributeError(name)
-        return self._values[name]
+        return self._values[option(name).name]
 
     def __setattr__(self, name: str, value: Any) -> None:
+        # `settings.speed = 2.0` would make a stray attribute that nothing reads: say what to use.
         if name in OPTIONS_BY_NAME:
             raise AttributeError(f"use settings.set({name!r}, value) to change a setting")
         object.__setattr__(self, name, value)
@@ -382,22 +327,15 @@ class Settings:
         Raises ConfigError naming the variable, its value and the allowed values when the
         override is invalid.
         """
-        override = _env_override(_option(name), self._environ)
+        override = env_override(option(name), self._environ)
         if override is not None:
             return override[0]
         return self._values[name]
 
     def overridden_by_env(self, name: str) -> str | None:
         """The environment variable(s) that override `name`, as text for the user; else None."""
-        option = _option(name)
-        if option.name == "quantization":
-            names = [
-                v for v in (QUANTIZATION_ENABLED, QUANTIZATION_BITS) if set_in(self._environ, v)
-            ]
-            return " and ".join(names) or None
-        if option.env is not None and set_in(self._environ, option.env) is not None:
-            return option.env
-        return None
+        names = [v for v in option(name).env if set_in(self._environ, v) is not None]
+        return " and ".join(names) or None
 
     def as_dict(self) -> dict[str, Any]:
         """A copy of every stored value, by name."""
@@ -411,8 +349,7 @@ class Settings:
         Raises ConfigError with a sentence for an invalid value, KeyError for an unknown name.
         The file is written by `save()`, not here.
         """
-        option = _option(name)
-        value = coerce(option, value)
+        value = coerce(option(name), value)
         if self._values[name] == value and type(self._values[name]) is type(value):
             return
         self._values[name] = value
@@ -425,7 +362,7 @@ class Settings:
 
     def reset(self, name: str) -> None:
         """Put `name` back to its default."""
-        self.set(name, _option(name).default)
+        self.set(name, option(name).default)
 
     def on_change(self, callback: Callable[[str, Any], None]) -> None:
         """Call `callback(name, value)` after every change made through `set()`."""
@@ -468,18 +405,18 @@ class Settings:
         elif version > VERSION:
             self.warnings.append(
                 f"The settings file {self.path} was written by a newer cosydesk (format "
-                f"{_shown(version)}); settings this version does not know are kept as they are."
+                f"{shown(version)}); settings this version does not know are kept as they are."
             )
 
         for name, value in data.items():
-            option = OPTIONS_BY_NAME.get(name)
-            if option is None:
+            declared = OPTIONS_BY_NAME.get(name)
+            if declared is None:
                 self._extra[name] = value
                 continue
             try:
-                self._values[name] = coerce(option, value)
+                self._values[name] = coerce(declared, value)
             except ConfigError as exc:
-                self.warnings.append(f"{exc} Using the default, {option.default!r}, instead.")
+                self.warnings.append(f"{exc} Using the default, {declared.default!r}, instead.")
         for warning in self.warnings:
             log.warning("%s", warning)
         if migrated:
@@ -534,10 +471,3 @@ class Settings:
                 "changes will not be kept after cosydesk quits."
             )
             log.warning("%s", self.warnings[-1])
-
-
-def _option(name: str) -> Option:
-    try:
-        return OPTIONS_BY_NAME[name]
-    except KeyError:
-        raise KeyError(f"there is no setting named {name!r}") from None

@@ -70,6 +70,25 @@ def _private_dirs(
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture
+def redeclare(monkeypatch: pytest.MonkeyPatch):
+    """Change one setting's declaration for the test: `redeclare("speed", maximum=3.0)` returns
+    the new Option. What is built from the declarations (the settings dialog, the command line,
+    the server, the engine's checks) must follow it; nothing may hold a copy of its own."""
+    from dataclasses import replace
+
+    from cosydesk import config
+
+    def change(name: str, **fields):
+        new = replace(config.option(name), **fields)
+        monkeypatch.setitem(config.OPTIONS_BY_NAME, name, new)
+        options = tuple(new if o.name == name else o for o in config.OPTIONS)
+        monkeypatch.setattr(config, "OPTIONS", options)
+        return new
+
+    return change
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _torch_one_thread() -> None:
     """Parity goldens were made with one torch thread; it also keeps CI's two cores calm."""

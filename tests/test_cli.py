@@ -221,6 +221,25 @@ def test_mistakes_are_reported_before_the_model_loads(
     assert "Checking the model folder" not in err
 
 
+def test_choices_defaults_and_the_speed_range_come_from_the_declarations(
+    tiny_model, prompt_wav, tmp_path, capsys, redeclare
+) -> None:
+    redeclare("quantization", allowed=(("auto", "Automatic"), ("2bit", "Two bits")))
+    redeclare("device", default="cpu")
+    redeclare("speed", maximum=1.5)
+    parser = cli.build_parser()
+    say = ["say", "Hi.", "-o", "x.wav", "--voice", "Narrator"]
+    args = parser.parse_args([*say, "--quantization", "2bit"])
+    assert (args.quantization, args.device) == ("2bit", "cpu")
+    with pytest.raises(SystemExit):
+        parser.parse_args([*say, "--quantization", "8bit"])
+    refusal = capsys.readouterr().err.splitlines()[-1]
+    assert "invalid choice: '8bit'" in refusal and "2bit" in refusal
+    out = tmp_path / "out.wav"
+    assert cli.main(_say(tiny_model, prompt_wav, out, "--speed", "1.8")) == cli.EXIT_ERROR
+    assert "--speed 1.8 is out of range: use 0.5 to 1.5." in capsys.readouterr().err
+
+
 def test_a_voice_from_the_library(tiny_model, prompt_wav, tmp_path, capsys, forced) -> None:
     from cosydesk.config import voices_dir
     from cosydesk.engine.voices import VoiceLibrary

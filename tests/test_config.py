@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,11 +30,26 @@ def _load(path: Path, **environ: str) -> Settings:
 def test_missing_file_gives_defaults_and_writes_nothing(path: Path) -> None:
     settings = _load(path)
     assert settings.get("quantization") == "auto"
-    assert settings.hotkey == "Ctrl+Alt+S"
-    assert settings.speed == 1.0
-    assert settings.stream is True
+    assert settings.get("hotkey") == "Ctrl+Alt+S"
+    assert settings.get("speed") == 1.0
+    assert settings.get("stream") is True
     assert settings.warnings == []
     assert not path.exists()
+
+
+def test_texts_people_read_name_no_benchmark_figures_and_no_seed() -> None:
+    """Descriptions (tooltips, CLI help), the dialog's words for each choice, and the command
+    line's help: figures measured on one card and the project's first document mean nothing
+    to the person reading them."""
+    from cosydesk import cli
+
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    texts = [o.description for o in OPTIONS] + [label for o in OPTIONS for _, label in o.allowed]
+    texts += [parser.format_help()] + [command.format_help() for command in commands.values()]
+    figures = re.compile(r"\bseed\b|tok/s|\bH[12]00\b|\d\s*(?:MiB|GiB|ms)\b|\binstead of \d", re.I)
+    for text in texts:
+        assert not figures.search(text), text
 
 
 def test_every_option_default_passes_its_own_validation() -> None:
@@ -81,7 +97,7 @@ def test_save_leaves_no_temp_file_and_a_failed_save_keeps_the_old_file(
         settings.save()
     monkeypatch.undo()
     assert [p.name for p in path.parent.iterdir()] == ["settings.json"]
-    assert _load(path).speed == 1.5
+    assert _load(path).get("speed") == 1.5
 
 
 def test_set_coerces_text_and_rejects_bad_values_with_a_sentence(path: Path) -> None:
@@ -89,7 +105,11 @@ def test_set_coerces_text_and_rejects_bad_values_with_a_sentence(path: Path) -> 
     settings.set("speed", "1.5")
     settings.set("stream", "false")
     settings.set("api_port", "8080")
-    assert (settings.speed, settings.stream, settings.api_port) == (1.5, False, 8080)
+    assert (settings.get("speed"), settings.get("stream"), settings.get("api_port")) == (
+        1.5,
+        False,
+        8080,
+    )
 
     with pytest.raises(ConfigError, match=r"speed is 3\.0.*a number from 0\.5 to 2\.0"):
         settings.set("speed", 3.0)
@@ -101,14 +121,20 @@ def test_set_coerces_text_and_rejects_bad_values_with_a_sentence(path: Path) -> 
         settings.set("stream", "maybe")
     with pytest.raises(KeyError):
         settings.set("volume", 3)
-    assert (settings.speed, settings.quantization, settings.api_port) == (1.5, "auto", 8080)
+    assert (settings.get("speed"), settings.get("quantization"), settings.get("api_port")) == (
+        1.5,
+        "auto",
+        8080,
+    )
 
 
-def test_attribute_assignment_is_refused(path: Path) -> None:
+def test_settings_are_read_with_get_and_changed_with_set_only(path: Path) -> None:
     settings = _load(path)
     with pytest.raises(AttributeError, match="set"):
         settings.speed = 2.0
-    assert settings.speed == 1.0
+    with pytest.raises(AttributeError):
+        settings.speed  # noqa: B018 - the attribute form is gone: get() or effective()
+    assert settings.get("speed") == 1.0
 
 
 def test_listeners_hear_each_real_change_once(path: Path) -> None:
@@ -148,10 +174,10 @@ def test_invalid_stored_values_fall_back_to_defaults_with_warnings(path: Path) -
         )
     )
     settings = _load(path)
-    assert settings.speed == 1.0
-    assert settings.device == "auto"
-    assert settings.idle_unload_minutes == 0
-    assert settings.hotkey == "Ctrl+Shift+R"
+    assert settings.get("speed") == 1.0
+    assert settings.get("device") == "auto"
+    assert settings.get("idle_unload_minutes") == 0
+    assert settings.get("hotkey") == "Ctrl+Shift+R"
     text = "\n".join(settings.warnings)
     assert "speed is 9" in text and "device is 'tpu'" in text and "idle_unload_minutes" in text
     assert len(settings.warnings) == 3
@@ -211,7 +237,7 @@ def test_a_byte_order_mark_is_read_as_usual(path: Path) -> None:
     )
     settings = _load(path)
     assert settings.warnings == []
-    assert settings.speed == 1.25
+    assert settings.get("speed") == 1.25
     assert list(path.parent.iterdir()) == [path]
 
 
@@ -239,7 +265,7 @@ def test_an_unreadable_file_is_kept_aside(path: Path, unprivileged: list[str]) -
     script = (
         "import sys; from pathlib import Path; from cosydesk.config import Settings\n"
         "settings = Settings.load(Path(sys.argv[1]), environ={})\n"
-        "print(settings.speed); print(*settings.warnings, sep='\\n')\n"
+        "print(settings.get('speed')); print(*settings.warnings, sep='\\n')\n"
     )
     done = subprocess.run(
         [*unprivileged, sys.executable, "-c", script, str(path)],
@@ -309,7 +335,7 @@ def test_a_lone_surrogate_is_refused_as_a_value_and_kept_escaped_in_unknown_sett
 ) -> None:
     path.write_text('{"version": 2, "hotkey": "Ctrl+\\udfff", "future": ["\\ud800"]}')
     settings = _load(path)
-    assert settings.hotkey == "Ctrl+Alt+S"
+    assert settings.get("hotkey") == "Ctrl+Alt+S"
     assert settings.warnings[0].startswith("The setting hotkey is 'Ctrl+\\udfff', which is not")
     settings.save()  # raw, the surrogate is not UTF-8: the file is written escaped instead
     again = _load(path)
@@ -329,8 +355,8 @@ def test_version_1_file_is_backed_up_and_migrated(
     path.write_text(json.dumps(old))
     settings = _load(path)
 
-    assert settings.quantization == expected
-    assert settings.speed == 1.2
+    assert settings.get("quantization") == expected
+    assert settings.get("speed") == 1.2
     assert settings.warnings == []
     backup = path.with_name("settings.json.v1.bak")
     assert json.loads(backup.read_text()) == old
@@ -342,14 +368,14 @@ def test_version_1_file_is_backed_up_and_migrated(
 def test_version_1_file_with_a_bad_width_warns_and_uses_the_default(path: Path) -> None:
     path.write_text(json.dumps({"quantization_enabled": True, "quantization_bits": 5}))
     settings = _load(path)
-    assert settings.quantization == "auto"
+    assert settings.get("quantization") == "auto"
     assert any("'5bit'" in warning for warning in settings.warnings)
 
 
 def test_newer_file_keeps_unknown_settings_when_saved(path: Path) -> None:
     path.write_text(json.dumps({"version": 99, "speed": 1.5, "future_option": [1, 2]}))
     settings = _load(path)
-    assert settings.speed == 1.5
+    assert settings.get("speed") == 1.5
     assert any("newer cosydesk" in warning for warning in settings.warnings)
     settings.set("speed", 0.8)
     settings.save()
@@ -369,6 +395,7 @@ def test_newer_file_keeps_unknown_settings_when_saved(path: Path) -> None:
         ),
         ({"QUANTIZATION_BITS": "8"}, "8bit", "QUANTIZATION_BITS"),
         ({"QUANTIZATION_ENABLED": "false", "QUANTIZATION_BITS": "8"}, "none", None),
+        ({"QUANTIZATION_ENABLED": " TRUE ", "QUANTIZATION_BITS": "4"}, "4bit", None),
     ],
 )
 def test_seed_environment_variables_override_quantization(
@@ -383,7 +410,7 @@ def test_seed_environment_variables_override_quantization(
 
 
 def test_without_environment_the_stored_value_is_in_force(path: Path) -> None:
-    settings = _load(path, QUANTIZATION_BITS="  ")  # blank counts as unset
+    settings = _load(path, QUANTIZATION_ENABLED="", QUANTIZATION_BITS="  ")  # blank is unset
     settings.set("quantization", "8bit")
     assert settings.effective("quantization") == "8bit"
     assert settings.overridden_by_env("quantization") is None
@@ -393,6 +420,12 @@ def test_without_environment_the_stored_value_is_in_force(path: Path) -> None:
     ("environ", "variable", "value", "allowed"),
     [
         ({"QUANTIZATION_BITS": "5"}, "QUANTIZATION_BITS", "'5'", "4 or 8"),
+        (
+            {"QUANTIZATION_ENABLED": "true", "QUANTIZATION_BITS": "5"},
+            "QUANTIZATION_BITS",
+            "'5'",
+            "4 or 8",
+        ),
         ({"QUANTIZATION_ENABLED": "maybe"}, "QUANTIZATION_ENABLED", "'maybe'", "true or false"),
         (
             {"QUANTIZATION_ENABLED": "false", "QUANTIZATION_BITS": "16"},
@@ -451,6 +484,10 @@ def test_version_2_default_4bit_becomes_auto(path: Path, stored: str, expected: 
     the CPU); a mode someone chose stays."""
     path.write_text(json.dumps({"version": 2, "quantization": stored, "speed": 1.1}))
     settings = _load(path)
-    assert (settings.quantization, settings.speed, settings.warnings) == (expected, 1.1, [])
+    assert (settings.get("quantization"), settings.get("speed"), settings.warnings) == (
+        expected,
+        1.1,
+        [],
+    )
     assert json.loads(path.with_name("settings.json.v2.bak").read_text())["quantization"] == stored
     assert json.loads(path.read_text())["quantization"] == expected

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from cosydesk.config import option
 from cosydesk.engine.errors import Cancelled, EngineError
 from cosydesk.engine.types import EngineOptions, EngineStatus, ProgressFn
 
@@ -135,7 +136,10 @@ class Engine:
             # cuBLAS keeps a workspace for every stream that ever ran a matmul (32 MiB each on
             # Hopper by default). This model's matmuls are small; 4 MiB serves them, and the
             # saving measured on an H100 is 84 MiB of the 4-bit pipeline's ~1 GiB. It only
-            # takes effect if set before cuBLAS starts, so a user's own value wins.
+            # takes effect if set before cuBLAS starts, so a user's own value wins. This is the
+            # engine's one touch of the environment: a knob of the CUDA library below it, set
+            # here because only the engine knows that cuBLAS is about to start on a card. No
+            # setting of cosydesk is read from the environment here (see cosydesk.config).
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:1")
         flow_dtype = quant.flow_dtype(options.flow_precision, device)
         self.flow_dtype = flow_dtype
@@ -297,8 +301,9 @@ class Engine:
         """
         if self._status.status != "ok":
             raise EngineError("The model is not loaded: wait for it to load, or load it again.")
-        if not 0.5 <= speed <= 2.0:
-            raise EngineError("Speed must be between 0.5 and 2.0.")
+        speeds = option("speed")
+        if not speeds.in_range(speed):
+            raise EngineError(f"Speed must be between {speeds.minimum} and {speeds.maximum}.")
         mode = mode or ("instruct" if instruct else "zero-shot")
         if mode not in ("zero-shot", "cross-lingual", "instruct"):
             raise EngineError(f"Unknown mode '{mode}': use zero-shot, cross-lingual or instruct.")

@@ -7,45 +7,28 @@ decoder head are never quantised (fp32; bf16 beside a bf16-compute 4-bit trunk).
 text-embedding table is only read while the prompt is built (never in the per-token decode step),
 so it stays in CPU memory in every mode.
 
-The seed's environment variables override the configured mode:
-``QUANTIZATION_ENABLED`` (true/false) and ``QUANTIZATION_BITS`` (4/8).
+The mode arrives as a plain argument (`EngineOptions.quantization`): whoever builds the options
+applies the settings and their environment variables (`cosydesk.config`); this module reads no
+environment. The names it accepts are those the quantisation setting declares.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from cosydesk.config import option
 from cosydesk.engine.errors import ConfigError
-from cosydesk.engine.quantenv import quantization_from_env
-from cosydesk.engine.types import PRECISIONS, QUANT_MODES, EngineOptions
+from cosydesk.engine.types import EngineOptions
 
 log = logging.getLogger(__name__)
 
 # Minimum CUDA compute capabilities: int8 matmul needs Turing, bf16 needs Ampere.
 INT8_MIN_CC = (7, 5)
 BF16_MIN_CC = (8, 0)
-
-
-def mode_from_env(environ: Mapping[str, str] | None = None) -> str | None:
-    """The mode the seed's variables ask for, or None when neither is set.
-
-    Raises ConfigError naming the variable, the bad value and the allowed values.
-    """
-    found = quantization_from_env(os.environ if environ is None else environ)
-    return None if found is None else found[0]
-
-
-def effective_mode(setting: str, environ: Mapping[str, str] | None = None) -> str:
-    """The configured mode with the environment's override applied."""
-    if setting not in QUANT_MODES:
-        raise ConfigError(f"Quantisation '{setting}' is not one of {', '.join(QUANT_MODES)}.")
-    return mode_from_env(environ) or setting
 
 
 @dataclass
@@ -68,11 +51,12 @@ def _bf16_ok(device: torch.device) -> bool:
 def flow_dtype(precision: str, device: torch.device) -> torch.dtype:
     """The dtype for flow and vocoder; bf16 falls back to fp32 on cards without bf16.
 
-    Raises ConfigError for a precision other than fp32, bf16 or fp16.
+    Raises ConfigError for a precision the flow_precision setting does not declare.
     """
-    if precision not in PRECISIONS:
+    precisions = option("flow_precision").choices or ()
+    if precision not in precisions:
         raise ConfigError(
-            f"The flow precision '{precision}' is not one of {', '.join(PRECISIONS)}: "
+            f"The flow precision '{precision}' is not one of {', '.join(precisions)}: "
             "choose one of them in Settings."
         )
     if precision == "bf16":
@@ -194,11 +178,12 @@ def _half_trunk(llm: torch.nn.Module, dtype: torch.dtype) -> None:
 def choose_mode(requested: str, device: torch.device) -> tuple[str, list[str]]:
     """The nearest mode this machine can run, with a note for each step down.
 
-    Raises ConfigError for a mode outside QUANT_MODES.
+    Raises ConfigError for a mode the quantisation setting does not declare.
     """
-    if requested not in QUANT_MODES:
+    modes = option("quantization").choices or ()
+    if requested not in modes:
         raise ConfigError(
-            f"The quantisation '{requested}' is not one of {', '.join(QUANT_MODES)}: "
+            f"The quantisation '{requested}' is not one of {', '.join(modes)}: "
             "choose one of them in Settings (or with --quantization)."
         )
     notes: list[str] = []
@@ -263,6 +248,11 @@ def _quantize_backbone(
     result: QuantResult,
 ) -> None:
     """Swap the backbone's Linear layers; on any failure undo the swaps and note why."""
+    if mode not in ("4bit", "8bit"):  # a mode the setting declares but nothing here builds
+        raise ConfigError(
+            f"This version of cosydesk cannot quantise to '{mode}': choose another mode in "
+            "Settings."
+        )
     bnb, _ = _import_bnb()
     compute = torch.bfloat16 if _bf16_ok(device) else torch.float16
     done: list[_Swap] = []

@@ -6,33 +6,38 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# "auto": the best mode for the device found, 4bit on a CUDA GPU and none on the CPU (where
-# quantised layers are the slowest: 28 tok/s in 4-bit against 183 unquantised, tiny model).
-QUANT_MODES = ("auto", "none", "8bit", "4bit")
-PRECISIONS = ("fp32", "bf16", "fp16")
-DEVICES = ("auto", "cuda", "cpu")
+from cosydesk.config import option
+
 SAMPLE_RATE = 24000
 
 # progress(fraction in [0, 1], message for a person)
 ProgressFn = Callable[[float, str], None]
 
 
+def _declared(name: str) -> Any:
+    """A field whose default is the one the setting `name` declares (see cosydesk.config)."""
+    return field(default_factory=lambda: option(name).default)
+
+
 @dataclass(frozen=True)
 class EngineOptions:
-    """How to load the model. `quantization` is the mode asked for, already merged with env."""
+    """How to load the model, as plain values: the settings' defaults unless given.
 
-    device: str = "auto"
-    quantization: str = "auto"
-    flow_precision: str = "fp32"
+    `quantization` is the mode asked for, already merged with the environment by the caller.
+    """
+
+    device: str = _declared("device")
+    quantization: str = _declared("quantization")
+    flow_precision: str = _declared("flow_precision")
     # LLM.int8 outlier threshold; 0 turns outlier handling off (needed for CUDA-graph capture).
-    int8_threshold: float = 6.0
+    int8_threshold: float = _declared("int8_threshold")
     # Where the 151,936-row text-embedding table lives: "cpu" (it is only read while the
     # prompt is built) or "gpu" (for comparison; costs ~260 MiB in bf16).
     text_table: str = "cpu"
     use_cuda_graph: bool = True
     # How numbers, dates and amounts become words: "wetext" (upstream's grammars, when the
     # package is installed) or "basic" (digits spelled out; what the parity fixtures used).
-    text_normalization: str = "wetext"
+    text_normalization: str = _declared("text_normalization")
 
 
 @dataclass

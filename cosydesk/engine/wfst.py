@@ -24,8 +24,6 @@ from cosydesk.engine.errors import EngineError
 
 log = logging.getLogger(__name__)
 
-NORMALIZATIONS = ("wetext", "basic")
-
 # Kept verbatim, with the grammars run on the passages between them:
 # - phone tags ("[AH0]") and control strings: the grammars would read their digits as numbers,
 #   and the English grammar rejects a bracketed tag outright;
@@ -156,6 +154,7 @@ def make_rewriter(name: str) -> WeTextRewriter | None:
         return None
     if name == "wetext":
         return WeTextRewriter()
-    raise EngineError(
-        f"Unknown text normalisation '{name}': use one of {', '.join(NORMALIZATIONS)}."
-    )
+    from cosydesk.config import option
+
+    known = option("text_normalization").choices or ()
+    raise EngineError(f"Unknown text normalisation '{name}': use one of {', '.join(known)}.")

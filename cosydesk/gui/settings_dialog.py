@@ -29,32 +29,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cosydesk.config import OPTIONS_BY_NAME, coerce
+from cosydesk.config import coerce, option
 from cosydesk.engine.errors import ConfigError, EngineError
 
 log = logging.getLogger(__name__)
 
-QUANTIZATION_LABELS = {
-    "auto": "Automatic (4-bit on a GPU, none on the CPU)",
-    "4bit": "4-bit NF4 (least GPU memory)",
-    "8bit": "8-bit LLM.int8",
-    "none": "None (full precision)",
-}
-PRECISION_LABELS = {
-    "fp32": "fp32 (safest)",
-    "bf16": "bf16 (half the memory; needs a recent GPU)",
-    "fp16": "fp16 (guarded against silent audio)",
-}
-NORMALIZATION_LABELS = {
-    "wetext": "Full: numbers, dates, amounts and units (wetext)",
-    "basic": "Basic: only digits are spelled out",
-}
-DEVICE_LABELS = {"auto": "Automatic (GPU when present)", "cuda": "CUDA GPU", "cpu": "CPU"}
 
-
-def _combo(labels: dict[str, str]) -> QComboBox:
+def _combo(name: str) -> QComboBox:
+    """The choices of setting `name`, each shown in its declared words."""
     combo = QComboBox()
-    for value, label in labels.items():
+    for value, label in option(name).allowed:
         combo.addItem(label, value)
     return combo
 
@@ -112,8 +96,7 @@ class SettingsDialog(QDialog):
 
     def _add(self, form: QFormLayout, name: str, label: str, field: _Field) -> None:
         self.fields[name] = field
-        option = OPTIONS_BY_NAME[name]
-        field.widget.setToolTip(option.description)
+        field.widget.setToolTip(option(name).description)
         form.addRow(label, field.widget)
         note = QLabel()
         note.setWordWrap(True)
@@ -122,9 +105,32 @@ class SettingsDialog(QDialog):
         form.addRow("", note)
         field.note = note
 
-    def _combo_field(self, labels: dict[str, str]) -> _Field:
-        combo = _combo(labels)
+    def _combo_field(self, name: str) -> _Field:
+        combo = _combo(name)
         return _Field(combo, combo.currentData, lambda v: combo.setCurrentIndex(combo.findData(v)))
+
+    def _number_field(self, name: str, **looks: Any) -> _Field:
+        """A spin box bounded by the range that setting `name` declares.
+
+        `looks` are the spin box's presentation: step, decimals, suffix, special_value_text.
+        """
+        declared = option(name)
+        low, high = declared.minimum, declared.maximum
+        if low is None or high is None:
+            raise ValueError(f"the setting {name} declares no range for its spin box")
+        box: QSpinBox | QDoubleSpinBox
+        if declared.type is int:
+            box = QSpinBox()
+            box.setRange(int(low), int(high))
+        else:
+            box = QDoubleSpinBox()
+            box.setDecimals(looks.get("decimals", 2))  # before the range, which it rounds
+            box.setRange(float(low), float(high))
+        if "step" in looks:
+            box.setSingleStep(looks["step"])
+        box.setSuffix(looks.get("suffix", ""))
+        box.setSpecialValueText(looks.get("special_value_text", ""))
+        return _Field(box, box.value, box.setValue)
 
     def _model_group(self) -> QGroupBox:
         box = QGroupBox("Model")
@@ -141,31 +147,22 @@ class SettingsDialog(QDialog):
         self.model_edit, self.browse_button = folder, browse
         field = _Field(row, lambda: folder.text().strip(), folder.setText)
         self._add(form, "model_dir", "Model &folder:", field)
-        self._add(form, "quantization", "&Quantisation:", self._combo_field(QUANTIZATION_LABELS))
+        self._add(form, "quantization", "&Quantisation:", self._combo_field("quantization"))
         self._add(
-            form, "flow_precision", "Flow/vocoder &precision:", self._combo_field(PRECISION_LABELS)
+            form, "flow_precision", "Flow/vocoder &precision:", self._combo_field("flow_precision")
         )
-        threshold = QDoubleSpinBox()
-        threshold.setRange(0.0, 20.0)
-        threshold.setSingleStep(0.5)
-        threshold.setDecimals(1)
-        threshold.setToolTip("0 lets the 8-bit decode step run from a CUDA graph: much faster.")
         self._add(
             form,
             "int8_threshold",
             "8-bit &outlier threshold:",
-            _Field(threshold, threshold.value, threshold.setValue),
+            self._number_field("int8_threshold", step=0.5, decimals=1),
         )
-        self._add(form, "device", "&Device:", self._combo_field(DEVICE_LABELS))
-        idle = QSpinBox()
-        idle.setRange(0, 1440)
-        idle.setSuffix(" min")
-        idle.setSpecialValueText("Never")
+        self._add(form, "device", "&Device:", self._combo_field("device"))
         self._add(
             form,
             "idle_unload_minutes",
             "&Unload when idle:",
-            _Field(idle, idle.value, idle.setValue),
+            self._number_field("idle_unload_minutes", suffix=" min", special_value_text="Never"),
         )
         return box
 
@@ -191,19 +188,15 @@ class SettingsDialog(QDialog):
         self._add(
             form, "default_voice", "Default &voice:", _Field(voice, voice.currentData, put_voice)
         )
-        speed = QDoubleSpinBox()
-        speed.setRange(0.5, 2.0)
-        speed.setSingleStep(0.05)
-        speed.setDecimals(2)
-        speed.setSuffix(" x")
-        self._add(form, "speed", "&Speed:", _Field(speed, speed.value, speed.setValue))
+        speed = self._number_field("speed", step=0.05, decimals=2, suffix=" x")
+        self._add(form, "speed", "&Speed:", speed)
         stream = QCheckBox("Start playing before the whole text is rendered")
         self._add(form, "stream", "Streaming:", _Field(stream, stream.isChecked, stream.setChecked))
         self._add(
             form,
             "text_normalization",
             "&Reading numbers:",
-            self._combo_field(NORMALIZATION_LABELS),
+            self._combo_field("text_normalization"),
         )
         reading = self.fields["text_normalization"].note
         if importlib.util.find_spec("wetext") is None and reading is not None:
@@ -264,9 +257,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(box)
         enabled = QCheckBox("Serve the OpenAI-style speech API on this computer")
         self._add(form, "api_enabled", "", _Field(enabled, enabled.isChecked, enabled.setChecked))
-        port = QSpinBox()
-        port.setRange(1024, 65535)
-        self._add(form, "api_port", "P&ort:", _Field(port, port.value, port.setValue))
+        self._add(form, "api_port", "P&ort:", self._number_field("api_port"))
         key = QLineEdit()
         key.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit)
         key.setPlaceholderText("No key: only this computer can connect")
@@ -316,7 +307,7 @@ class SettingsDialog(QDialog):
             if not field.widget.isEnabled():
                 continue
             try:
-                value = coerce(OPTIONS_BY_NAME[name], field.get())
+                value = coerce(option(name), field.get())
                 if name == "model_dir":
                     self._validate_model_dir(value)
             except EngineError as exc:  # ConfigError and ModelFolderError are both sentences

@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cosydesk.config import option
 from cosydesk.engine.errors import ConfigError
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
+DEFAULT_PORT: int = option("api_port").default
 MAX_INPUT_CHARS = 4096
 QUEUE_SIZE = 4
 MAX_CONNECTIONS = 100
@@ -70,8 +71,8 @@ class ServerOptions:
         from cosydesk.server.auth import check_bind
 
         check_bind(self.host, self.api_key)
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"Port {self.port} does not exist: choose one from 1024 to 65535.")
+        if not 0 <= self.port <= 65535:  # the ports TCP has; 0 picks a free one
+            raise ConfigError(f"Port {self.port} does not exist: choose one from {port_range()}.")
         if self.max_input_chars < 1:
             raise ConfigError("The input limit must be at least 1 character.")
         if self.queue_size < 0:
@@ -125,6 +126,13 @@ class ServerOptions:
     def accepts_model(self, name: str | None) -> bool:
         """True for the served model's id, OpenAI's default names, or no name at all."""
         return not name or name == self.model_id or name in MODEL_ALIASES
+
+
+def port_range() -> str:
+    """The ports a person may choose, in words ("<lowest> to <highest>"), as the API port
+    setting declares them."""
+    ports = option("api_port")
+    return f"{ports.minimum} to {ports.maximum}"
 
 
 def descriptor_limit() -> int | None:

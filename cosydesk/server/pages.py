@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cosydesk import __version__
+from cosydesk.config import option
 
 REFRESH_S = 5
 _QUANT_WORDS = {
@@ -47,9 +48,7 @@ def _quant_rows(health: Mapping[str, Any], environ: Mapping[str, str]) -> str:
     requested = str(health.get("quantization_requested", "")) or in_effect
     env_text = (
         ", ".join(
-            f"{name}={environ[name]}"
-            for name in ("QUANTIZATION_ENABLED", "QUANTIZATION_BITS")
-            if environ.get(name)
+            f"{name}={environ[name]}" for name in option("quantization").env if environ.get(name)
         )
         or "not set (the setting decides)"
     )

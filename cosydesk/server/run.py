@@ -21,7 +21,7 @@ from typing import Any
 
 from cosydesk.engine.errors import EngineError
 from cosydesk.engine.types import EngineOptions
-from cosydesk.server.options import ServerOptions
+from cosydesk.server.options import ServerOptions, port_range
 
 # The listen backlog, and the most connections asyncio accepts in one go (uvicorn passes it
 # as both): the descriptors that may be open for a moment beyond the connection limit.
@@ -68,7 +68,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
                 "another port, or stop that program."
             )
         elif exc.errno in (errno.EACCES, errno.EPERM):
-            message = f"Listening on port {port} is not allowed: choose a port from 1024 to 65535."
+            message = f"Listening on port {port} is not allowed: choose a port from {port_range()}."
         elif exc.errno == errno.EADDRNOTAVAIL:
             message = (
                 f"This machine has no address {host}: use 127.0.0.1, or one of its own addresses."
@@ -221,11 +221,10 @@ def run_server(
     non-loopback address without an API key, a busy port, or a model that fails to load.
     `on_ready(url, stop)` is called once it listens (tests use it to stop the server).
     """
-    from cosydesk.config import voices_dir
-    from cosydesk.engine.quant import effective_mode
+    from cosydesk.config import check_environment, voices_dir
     from cosydesk.engine.voices import VoiceLibrary
 
-    effective_mode(options.quantization)  # the seed's variables, checked even if already merged
+    check_environment(os.environ)  # whoever built `options`, a bad variable stops the start
     server_opts = server_options(args).validate()
     require_server_packages()
     from cosydesk.server.app import create_app

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from cosydesk.config import option
 from cosydesk.engine.errors import Cancelled, EngineError
 from cosydesk.engine.types import SAMPLE_RATE
 from cosydesk.server.encode import (
@@ -38,7 +39,6 @@ from cosydesk.server.service import SpeechService
 
 log = logging.getLogger(__name__)
 
-MIN_SPEED, MAX_SPEED = 0.5, 2.0
 _END = object()
 
 
@@ -104,11 +104,13 @@ def check_request(req: SpeechRequest, service: SpeechService) -> tuple[str, Audi
             code="unsupported_stream_format",
             param="stream_format",
         )
-    speed = 1.0 if req.speed is None else float(req.speed)
-    if not MIN_SPEED <= speed <= MAX_SPEED:
+    speeds = option("speed")
+    speed = float(speeds.default) if req.speed is None else float(req.speed)
+    if not speeds.in_range(speed):
         raise ApiError(
             400,
-            f"The speed {speed:g} is out of range: use {MIN_SPEED} to {MAX_SPEED} (1.0 is normal).",
+            f"The speed {speed:g} is out of range: use {speeds.minimum} to {speeds.maximum} "
+            f"({speeds.default} is normal).",
             code="invalid_speed",
             param="speed",
         )

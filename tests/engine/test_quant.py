@@ -1,5 +1,6 @@
-"""Quantisation of the LLM's Qwen2 backbone on the CPU: each mode, the layers it swaps, the
-seed's environment variables, and the fallbacks that must show in the status."""
+"""Quantisation of the LLM's Qwen2 backbone on the CPU: each mode, the layers it swaps, and the
+fallbacks that must show in the status. The engine takes its mode as given; the environment
+variables that choose it are read by the settings (tests/test_config.py)."""
 
 from __future__ import annotations
 
@@ -141,52 +142,8 @@ def test_synthesis_gives_finite_audio_of_the_forced_length(engines, voice, mode)
     assert np.abs(audio).max() > 0
 
 
-# -- the seed's environment variables -----------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("environ", "expected"),
-    [
-        ({}, "4bit"),  # nothing set: the setting
-        ({"QUANTIZATION_ENABLED": "false"}, "none"),
-        ({"QUANTIZATION_ENABLED": "false", "QUANTIZATION_BITS": "8"}, "none"),
-        ({"QUANTIZATION_ENABLED": "true"}, "4bit"),
-        ({"QUANTIZATION_ENABLED": "true", "QUANTIZATION_BITS": "8"}, "8bit"),
-        ({"QUANTIZATION_ENABLED": " TRUE ", "QUANTIZATION_BITS": "4"}, "4bit"),
-        ({"QUANTIZATION_BITS": "8"}, "8bit"),
-        ({"QUANTIZATION_ENABLED": "", "QUANTIZATION_BITS": " "}, "4bit"),  # blank = unset
-    ],
-)
-def test_environment_overrides_the_setting(environ: dict[str, str], expected: str) -> None:
-    assert quant.effective_mode("4bit", environ) == expected
-
-
-def test_environment_can_turn_quantisation_off_under_an_8bit_setting() -> None:
-    assert quant.effective_mode("8bit", {"QUANTIZATION_ENABLED": "false"}) == "none"
-    assert quant.effective_mode("8bit", {}) == "8bit"
-
-
-@pytest.mark.parametrize(
-    ("environ", "variable", "allowed"),
-    [
-        ({"QUANTIZATION_ENABLED": "true", "QUANTIZATION_BITS": "5"}, "QUANTIZATION_BITS", "4 or 8"),
-        ({"QUANTIZATION_BITS": "16"}, "QUANTIZATION_BITS", "4 or 8"),
-        ({"QUANTIZATION_ENABLED": "maybe"}, "QUANTIZATION_ENABLED", "true or false"),
-    ],
-)
-def test_bad_environment_value_names_the_variable_and_the_allowed_values(
-    environ: dict[str, str], variable: str, allowed: str
-) -> None:
-    with pytest.raises(ConfigError) as caught:
-        quant.effective_mode("4bit", environ)
-    message = str(caught.value)
-    assert variable in message
-    assert allowed in message
-    assert repr(environ[variable]) in message
-
-
 def test_unknown_mode_is_refused_with_the_allowed_ones(tiny_model: Path) -> None:
-    with pytest.raises(ConfigError, match="none, 8bit, 4bit"):
+    with pytest.raises(ConfigError, match="auto, 4bit, 8bit, none"):
         quant.choose_mode("int4", torch.device("cpu"))
     with pytest.raises(ConfigError, match="'int4'"):
         _load(tiny_model, "int4")

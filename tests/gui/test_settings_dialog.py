@@ -45,6 +45,38 @@ def test_it_shows_the_stored_values(qtbot: QtBot, settings) -> None:
     assert dialog.fields["hotkey"].get() == "Ctrl+Alt+S"
 
 
+def test_quantisation_modes_are_offered_in_words(qtbot: QtBot, settings) -> None:
+    dialog = _dialog(qtbot, settings)
+    combo = dialog.fields["quantization"].widget
+    assert [(combo.itemData(i), combo.itemText(i)) for i in range(combo.count())] == [
+        ("auto", "Automatic (4-bit on a GPU, none on the CPU)"),
+        ("4bit", "4-bit NF4 (least GPU memory)"),
+        ("8bit", "8-bit LLM.int8"),
+        ("none", "None (full precision)"),
+    ]
+
+
+def test_choices_words_and_ranges_come_from_the_declarations(
+    qtbot: QtBot, settings, redeclare
+) -> None:
+    redeclare("quantization", allowed=(("auto", "Let cosydesk choose"), ("2bit", "Two bits")))
+    redeclare("speed", minimum=0.25, maximum=3.0)
+    redeclare("idle_unload_minutes", maximum=60)
+    dialog = _dialog(qtbot, settings)
+    combo = dialog.fields["quantization"].widget
+    assert [(combo.itemData(i), combo.itemText(i)) for i in range(combo.count())] == [
+        ("auto", "Let cosydesk choose"),
+        ("2bit", "Two bits"),
+    ]
+    speed = dialog.fields["speed"].widget
+    assert (speed.minimum(), speed.maximum()) == (0.25, 3.0)
+    assert dialog.fields["idle_unload_minutes"].widget.maximum() == 60
+    _choose(combo, "2bit")
+    speed.setValue(2.75)
+    _click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert (_stored(settings)["quantization"], _stored(settings)["speed"]) == ("2bit", 2.75)
+
+
 def test_apply_stores_saves_and_announces_a_new_quantisation(qtbot: QtBot, settings) -> None:
     changes = []
     settings.on_change(lambda name, value: changes.append((name, value)))

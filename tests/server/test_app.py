@@ -131,6 +131,21 @@ def test_speed_is_accepted_within_the_engine_range(serve):
             assert len(decode(speech.read())[0]) > 0
 
 
+def test_the_accepted_speeds_are_the_declared_range(serve, redeclare):
+    redeclare("speed", minimum=0.25, maximum=1.5)
+    served = serve()
+    refused = httpx.post(
+        f"{served.api}/audio/speech", json={"input": "Hi.", "speed": 1.8}, timeout=60
+    )
+    assert refused.status_code == 400
+    assert "use 0.25 to 1.5 (1.0 is normal)" in refused.json()["error"]["message"]
+    with client(served) as oai:  # the engine takes what the server takes
+        speech = oai.audio.speech.create(
+            model="cosyvoice3", voice=NARRATOR, input="Quick.", response_format="wav", speed=0.3
+        )
+        assert len(decode(speech.read())[0]) > 0
+
+
 @pytest.mark.parametrize(
     ("body", "status", "words"),
     [
