@@ -66,7 +66,8 @@ def read_object(path: Path) -> dict[str, Any]:
     except ValueError:  # Python refuses to read an integer of more than 4,300 digits
         raise UnusableFile("it holds a number too long to read") from None
     if not isinstance(data, dict):
-        kind = {list: "a list", str: "a text"}.get(type(data), "a single value")
+        kinds: dict[type, str] = {list: "a list", str: "a text"}
+        kind = kinds.get(type(data), "a single value")
         raise UnusableFile(f"it holds {kind} instead of named settings")
     if _nesting(data) > MAX_NESTING:
         # Read back, it would also fail to be written (json's indenting encoder recurses).
