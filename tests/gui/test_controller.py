@@ -1,8 +1,10 @@
 """The controller: speech streamed into the (fake) sound card, stop, pause, no sound device,
-reload on a settings change - with the real worker and engine on a tiny model."""
+reload on a settings change, a request that waits for the local speech API - with the real
+runner and engine on a tiny model."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.audio.fake_sounddevice import FakeSoundDevice
 from tests.gui.conftest import write_clip
+from tests.runner.conftest import gate, on_runner
 
 TEXT = "Hello there. This is a test of the controller."
 LONG_TEXT = " ".join(f"Sentence number {n} of a long narration goes here." for n in range(1, 8))
@@ -89,6 +92,38 @@ def test_the_hotkey_toggle_stops_speech_that_is_playing(qtbot: QtBot, ready, sd)
     assert not ready.speaking and sd.streams[-1].aborted
 
 
+def test_speech_reaches_the_sound_card_while_the_gui_thread_is_busy(
+    qtbot: QtBot, ready, sd: FakeSoundDevice
+) -> None:
+    ready.speak(TEXT)
+    stream = sd.streams[-1]
+    # From here on this thread runs no Qt event: the chunks must reach the card without it.
+    heard = np.zeros(0, np.float32)
+    deadline = time.monotonic() + 60
+    while not np.abs(heard).max(initial=0.0) > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        heard = np.concatenate([heard, stream.pull(2400)])
+    assert np.abs(heard).max(initial=0.0) > 0, "no speech reached the card"
+    ready.stop()
+
+
+def test_a_request_that_waits_for_the_speech_api_says_so(qtbot: QtBot, ready, sd) -> None:
+    from cosydesk.gui.controller import WAITING_FOR_API
+
+    answering = "Ready; answering a speech API request..."
+    with qtbot.waitSignal(ready.state_changed, check_params_cb=lambda s, d: d == answering):
+        _api_request, release = gate(ready.runner)  # the model works for an API client
+    with qtbot.waitSignal(ready.state_changed, check_params_cb=lambda s, d: d == WAITING_FOR_API):
+        assert ready.speak(TEXT) is not None
+    assert ready.state == "working"
+    # Once the API's request is done, the person's starts.
+    with qtbot.waitSignal(ready.state_changed, timeout=60000, check_params_cb=_is("speaking")):
+        release.set()
+    with qtbot.waitSignal(ready.job_finished, timeout=60000):
+        pass
+    ready.stop()
+
+
 def test_without_a_sound_device_speaking_says_so_and_saving_still_works(
     qtbot: QtBot, ready, sd: FakeSoundDevice, tmp_path: Path
 ) -> None:
@@ -130,7 +165,7 @@ def test_the_reading_of_numbers_changes_without_a_reload(
     qtbot: QtBot, ready, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("wetext", reason="wetext is not installed (pip install wetext)")
-    engine = ready.worker.current_engine()
+    engine = on_runner(ready.runner, lambda engine: engine)
     heard: list[str] = []
     real = engine.segment_input
 
@@ -148,7 +183,7 @@ def test_the_reading_of_numbers_changes_without_a_reload(
         ready.stop()
     assert heard == ["It costs five dollars.", "It costs $five."]
     assert "loading" not in states
-    assert ready.worker.current_engine() is engine
+    assert on_runner(ready.runner, lambda loaded: loaded is engine)
 
 
 def test_a_bad_environment_variable_is_shown_as_an_error(

@@ -86,8 +86,8 @@ def test_encoded_formats_come_whole_with_a_length(serve, fmt, media_type):
     assert response.headers["content-type"] == media_type
     assert int(response.headers["content-length"]) == len(response.content)
     audio, rate = decode(response.content)
-    assert served.service.queue.wait_finished(2, timeout=30)
-    made = round(served.service.queue.records()[-1].detail["audio_seconds"] * SR)
+    assert served.runner.wait_finished(2, timeout=30)
+    made = round(served.runner.records()[-1].detail["audio_seconds"] * SR)
     assert rate == SR and made > 0
     # flac is lossless; mp3 and opus decoders add a little padding of their own.
     assert len(audio) == made if fmt == "flac" else abs(len(audio) - made) < SR // 10
@@ -188,7 +188,14 @@ def test_health_reports_the_seed_fields_device_memory_and_queue(serve):
     assert health["device"] == "cpu"
     assert health["memory"]["model_bytes"] > 1_000_000
     assert health["components"]["llm"]["precision"] == "fp32"
-    assert health["queue"] == {"running": None, "waiting": 0, "capacity": 4, "finished": 1}
+    assert health["queue"] == {
+        "running": None,
+        "running_for": None,
+        "app_speaking": False,
+        "waiting": 0,
+        "capacity": 4,
+        "finished": 1,
+    }
 
 
 def test_warmup_loads_the_model_when_needed_and_times_one_utterance(serve):
