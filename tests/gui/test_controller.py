@@ -152,13 +152,29 @@ def test_a_new_quantisation_setting_reloads_the_model(qtbot: QtBot, ready) -> No
     assert "loading" in states
 
 
-def test_a_new_int8_threshold_reloads_the_model_with_it(qtbot: QtBot, ready) -> None:
+def _int8_thresholds(engine) -> set[float]:
+    import bitsandbytes as bnb
+
+    layers = [m for m in engine.llm.modules() if isinstance(m, bnb.nn.Linear8bitLt)]
+    return {float(layer.state.threshold) for layer in layers}
+
+
+def test_an_8bit_reload_uses_the_int8_threshold_setting(qtbot: QtBot, ready) -> None:
     assert ready.engine_options().int8_threshold == 6.0
+    with qtbot.waitSignal(
+        ready.engine_status,
+        timeout=120000,
+        check_params_cb=lambda st: st.status == "ok" and st.quantization_requested == "8bit",
+    ):
+        ready.settings.set("int8_threshold", 0.0)  # 0 lets the 8-bit decode run from a graph
+        ready.settings.set("quantization", "8bit")
+    assert on_runner(ready.runner, _int8_thresholds) == {0.0}
+    # A new threshold alone reloads the 8-bit model with it.
     with qtbot.waitSignal(ready.state_changed, timeout=120000, check_params_cb=_is("loading")):
-        ready.settings.set("int8_threshold", 0.0)
-    assert ready.engine_options().int8_threshold == 0.0
+        ready.settings.set("int8_threshold", 4.5)
     with qtbot.waitSignal(ready.state_changed, timeout=120000, check_params_cb=_is("ready")):
         pass
+    assert on_runner(ready.runner, _int8_thresholds) == {4.5}
 
 
 def test_the_reading_of_numbers_changes_without_a_reload(
