@@ -247,13 +247,6 @@ class Controller(QObject):
         self._update_state()
         return job.job_id
 
-    def toggle_speaking(self, text: str) -> None:
-        """The hotkey: stop when speaking, else speak `text`."""
-        if self.speaking:
-            self.stop()
-        else:
-            self.speak(text)
-
     def stop(self) -> None:
         """Stop speaking at once; the runner drops the rest of the utterance."""
         speech, self._speech = self._speech, None

@@ -84,14 +84,6 @@ def test_pause_plays_silence_and_resume_goes_on(qtbot: QtBot, ready, sd) -> None
     assert np.abs(audio).max() > 0
 
 
-def test_the_hotkey_toggle_stops_speech_that_is_playing(qtbot: QtBot, ready, sd) -> None:
-    with qtbot.waitSignal(ready.speech_progress, timeout=60000):
-        ready.toggle_speaking(LONG_TEXT)
-    assert ready.speaking
-    ready.toggle_speaking("ignored")
-    assert not ready.speaking and sd.streams[-1].aborted
-
-
 def test_speech_reaches_the_sound_card_while_the_gui_thread_is_busy(
     qtbot: QtBot, ready, sd: FakeSoundDevice
 ) -> None:
