@@ -1,7 +1,8 @@
 """The engine's one runner: a plain thread that owns the model and runs every job that uses it,
 for the app and for the speech API alike. Qt-free; the GUI adapts its events to signals.
 
-- `runner.py`: the thread, the queue (the person before API clients), cancel, status, idle unload
+- `runner.py`: the thread, cancel, load/unload, status snapshots, idle unload
+- `queue.py`: the jobs that wait (the person's before API clients'), refusals, job records
 - `jobs.py`: who asked (`Origin`), `Job`, its one `Outcome`, and failures as sentences
 - `events.py`: what listeners hear (state, status, progress, each job's end)
 - `context.py`: what a job's work gets on the runner thread (the engine, on demand)

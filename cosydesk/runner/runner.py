@@ -1,10 +1,8 @@
 """The runner: one plain Python thread that owns the engine and runs every job that uses it.
 
 The engine is not thread-safe, so the app and the speech API both hand their work to one
-`Runner`. Jobs wait in one queue, the person at the keyboard (`Origin.APP`) before API clients
-(`Origin.API`), in arrival order within each; a running job is never interrupted by another,
-only by its own cancel. At most `capacity` API jobs wait; one more is refused at once with
-`QueueFull`, which carries a Retry-After estimate from recent job times.
+`Runner`. Jobs wait in one queue (queue.py), the person at the keyboard before API clients;
+a running job is never interrupted by another, only by its own cancel.
 
 Every job ends in exactly one outcome (done, failed with a sentence, cancelled), told by a
 `JobEnded` event and by the job's future. Loading, unloading and switching the model's
@@ -18,10 +16,7 @@ it inherit: on a machine with few cores the window (or the HTTP loop) is then se
 
 from __future__ import annotations
 
-import collections
-import itertools
 import logging
-import math
 import os
 import threading
 import time
@@ -50,18 +45,12 @@ from cosydesk.runner.jobs import (
     JobRecord,
     Origin,
     Outcome,
-    QueueFull,
-    QueueStopped,
     describe_failure,
 )
 from cosydesk.runner.model import EngineFactory, ModelConfig, ModelSlot, load_engine, with_card
+from cosydesk.runner.queue import JobQueue
 
 log = logging.getLogger(__name__)
-
-# Seconds a job is assumed to take before any has finished (for Retry-After).
-_FIRST_GUESS_S = 3.0
-_MAX_RETRY_AFTER_S = 300
-_HISTORY = 32
 
 
 @dataclass(frozen=True)
@@ -96,18 +85,13 @@ class Runner:
         name: str = "cosydesk-runner",
     ) -> None:
         self.library = library
-        self.capacity = max(0, int(capacity))
         self.name = name
+        self._queue = JobQueue(capacity)
         self._slot = ModelSlot(factory, library, model)
         self._tick_s = tick_s
         self._clock = clock
         self._nice = nice
-        self._cond = threading.Condition()
-        self._waiting: list[Job] = []  # in the order they will run
-        self._running: Job | None = None
-        self._records: collections.deque[JobRecord] = collections.deque(maxlen=_HISTORY)
-        self._finished = 0
-        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._listeners: tuple[Listener, ...] = ()
@@ -117,16 +101,25 @@ class Runner:
         self._state = RunnerState.UNLOADED
         self._status = self._slot.idle_status("unloaded")
 
+    @property
+    def capacity(self) -> int:
+        """How many API jobs may wait; one more is refused with QueueFull."""
+        return self._queue.capacity
+
+    @capacity.setter
+    def capacity(self, value: int) -> None:
+        self._queue.capacity = max(0, int(value))
+
     # -- life cycle (any thread) ------------------------------------------------------------
 
     def subscribe(self, listener: Listener) -> None:
         """Call `listener(event)` for every event from now on (on the runner's thread)."""
-        with self._cond:
+        with self._lock:
             self._listeners = (*self._listeners, listener)
 
     def start(self) -> None:
         """Start the thread (once; later calls do nothing)."""
-        with self._cond:
+        with self._lock:
             if self._thread is not None:
                 return
             self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
@@ -135,25 +128,16 @@ class Runner:
     def stop(self, timeout: float = 10.0) -> bool:
         """Cancel every job, unload the model and end the thread; False (and a log line) if a
         job did not stop within `timeout` seconds."""
-        with self._cond:
-            self._stopping.set()
-            for job in self._waiting:
-                job.cancel.set()
-            if self._running is not None:
-                self._running.cancel.set()
-            self._cond.notify_all()
-            thread = self._thread
+        self._stopping.set()
+        self._queue.stop()
+        thread = self._thread
         if thread is None or thread is threading.current_thread():
             return True
         thread.join(timeout)
         if thread.is_alive():
-            log.warning("The model thread did not stop within %.1f s", timeout)
+            log.warning("The runner's thread did not stop within %.1f s", timeout)
             return False
         return True
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     # -- jobs (any thread) ------------------------------------------------------------------
 
@@ -161,64 +145,21 @@ class Runner:
         """Queue `job`; returns it with its id and `behind` set. Its outcome comes as a
         `JobEnded` event and in `job.future`. Raises QueueFull when `capacity` API jobs wait
         already (only for API jobs), QueueStopped after `stop()`."""
-        with self._cond:
-            if self._stopping.is_set():
-                raise QueueStopped("cosydesk is shutting down: try again once it is back.")
-            if job.origin is Origin.API:
-                self._refuse_if_full()
-            job.job_id = next(self._ids)
-            job.submitted = time.monotonic()
-            job.behind = self._running.info if self._running is not None else None
-            place = sum(1 for waiting in self._waiting if waiting.origin <= job.origin)
-            self._waiting.insert(place, job)
-            self._cond.notify_all()
-        return job
-
-    def _refuse_if_full(self) -> None:
-        clients = sum(1 for job in self._waiting if job.origin is Origin.API)
-        busy = self._running is not None or bool(self._waiting)
-        if not busy or clients < self.capacity:
-            return
-        wait = self._retry_after_locked()
-        running = self._running
-        if running is not None and running.origin is Origin.APP:
-            doing = (
-                "speaking for the person at this computer"
-                if running.kind == "speech"
-                else ("working for the person at this computer")
-            )
-            raise QueueFull(
-                wait,
-                f"The model is busy {doing} (in the cosydesk app) and {clients} request(s) "
-                f"wait, so the queue is full: try again in about {wait} s.",
-            )
-        raise QueueFull(
-            wait,
-            f"The model is busy with {clients + 1} request(s) and the queue is full: try again "
-            f"in about {wait} s.",
-        )
+        return self._queue.put(job)
 
     def cancel(self, job_id: int) -> bool:
         """Cancel the job: a waiting one leaves the queue at once (its place is free, its
         outcome is "cancelled" at once), a running one stops at its next chunk. False if no
         such job is waiting or running."""
-        with self._cond:
-            running = self._running
-            if running is not None and running.job_id == job_id:
-                running.cancel.set()
-                return True
-            job = next((j for j in self._waiting if j.job_id == job_id), None)
-            if job is None:
-                return False
-            job.cancel.set()
-            self._waiting.remove(job)
-            waited = time.monotonic() - job.submitted
-            self._record_locked(job, Outcome.CANCELLED, waited, 0.0, "")
-        log.info("%s job %d withdrawn after waiting %.2f s", job.kind, job.job_id, waited)
-        if not job.future.cancelled():
-            job.future.set_exception(Cancelled("The request was withdrawn before it started."))
-        self._emit(JobEnded(job.job_id, Outcome.CANCELLED))
-        return True
+        found, withdrawn = self._queue.cancel(job_id)
+        if withdrawn is not None:
+            log.info("%s job %d withdrawn before it started", withdrawn.kind, job_id)
+            if not withdrawn.future.cancelled():
+                withdrawn.future.set_exception(
+                    Cancelled("The request was withdrawn before it started.")
+                )
+            self._emit(JobEnded(job_id, Outcome.CANCELLED))
+        return found
 
     def load(self, model: ModelConfig, origin: Origin = Origin.APP) -> Job:
         """Submit a job that loads `model` (reloading when another configuration is loaded)
@@ -239,20 +180,19 @@ class Runner:
 
     def set_idle_minutes(self, minutes: float) -> None:
         """Unload the model after `minutes` without a job; 0 never does."""
-        with self._cond:
+        with self._lock:
             self._idle_s = max(0.0, float(minutes)) * 60.0
             self._last_used = self._clock()
-            self._cond.notify_all()
+        self._queue.wake()
 
     # -- reading (any thread) ---------------------------------------------------------------
 
     def status(self) -> RunnerStatus:
         """A snapshot; see RunnerStatus."""
         slot = self._slot
-        with self._cond:
-            running = self._running.info if self._running is not None else None
-            waiting = tuple(job.info for job in self._waiting)
-            finished, status, state = self._finished, self._status, self._state
+        running, waiting, finished = self._queue.snapshot()
+        with self._lock:
+            status, state = self._status, self._state
         return RunnerStatus(
             engine=with_card(status),
             state=state,
@@ -267,26 +207,15 @@ class Runner:
 
     def records(self) -> list[JobRecord]:
         """The most recent finished jobs, oldest first."""
-        with self._cond:
-            return list(self._records)
+        return self._queue.records()
 
     def wait_finished(self, count: int, timeout: float) -> bool:
         """Block until `count` jobs have ended in all (any outcome); False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._finished >= count, timeout)
+        return self._queue.wait_finished(count, timeout)
 
     def retry_after(self) -> int:
         """Seconds until a place in the queue is likely free."""
-        with self._cond:
-            return self._retry_after_locked()
-
-    def _retry_after_locked(self) -> int:
-        times = [r.run_seconds for r in self._records if r.outcome is Outcome.DONE][-8:]
-        per_job = sum(times) / len(times) if times else _FIRST_GUESS_S
-        ahead = len(self._waiting) + (1 if self._running is not None else 0)
-        # A place frees when the running job ends; queued ones are an upper bound, so half.
-        estimate = per_job * max(1.0, ahead / 2)
-        return max(1, min(_MAX_RETRY_AFTER_S, math.ceil(estimate)))
+        return self._queue.retry_after()
 
     # -- the runner thread ------------------------------------------------------------------
 
@@ -294,14 +223,10 @@ class Runner:
         _lower_priority(self._nice)
         self._send_status(self._idle_status(RunnerState.UNLOADED))
         while True:
-            with self._cond:
-                if not self._waiting and not self._stopping.is_set():
-                    self._cond.wait(self._tick_s)
-                job = self._waiting.pop(0) if self._waiting else None
-                self._running = job
+            job = self._queue.take(self._tick_s)
             if job is not None:
                 self._run(job)
-            elif self._stopping.is_set():
+            elif self._queue.stopped:
                 break
             else:
                 self._idle_tick()
@@ -318,9 +243,7 @@ class Runner:
                 raise Cancelled("The request was withdrawn before it started.")
             if job.cancel.is_set() or self._stopping.is_set():
                 raise Cancelled("Cancelled before it started.")
-            # An API client's cancel does not stop a load: others may be waiting for it too.
-            load_cancel = job.cancel if job.origin is Origin.APP else self._stopping
-            result = job.work(JobContext(self, job, load_cancel))
+            result = job.work(JobContext(self, job, self._load_cancel(job)))
         except Cancelled as exc:
             outcome, error = Outcome.CANCELLED, exc
             log.info("Job %d cancelled while %s", job.job_id, job.doing)
@@ -339,10 +262,9 @@ class Runner:
             ran,
             waited,
         )
-        with self._cond:
-            self._running = None
+        with self._lock:
             self._last_used = self._clock()
-            self._record_locked(job, outcome, waited, ran, str(error or ""))
+        self._queue.end(job, outcome, waited, ran, str(error or ""))
         if error is None:
             job.future.set_result(result)
         elif not job.future.cancelled():
@@ -352,16 +274,10 @@ class Runner:
         if self._slot.engine is not None:
             self._send_status(self._slot.status())
 
-    def _record_locked(
-        self, job: Job, outcome: Outcome, waited: float, ran: float, error: str
-    ) -> None:
-        self._records.append(
-            JobRecord(
-                job.job_id, job.kind, job.origin, outcome, waited, ran, dict(job.detail), error
-            )
-        )
-        self._finished += 1
-        self._cond.notify_all()
+    def _load_cancel(self, job: Job) -> threading.Event:
+        """What stops a load for `job`: its own cancel for the person's jobs; for an API job
+        only the runner's stop, since others may be waiting for that load too."""
+        return job.cancel if job.origin is Origin.APP else self._stopping
 
     def _ensure_engine(self, job: Job, cancel: threading.Event) -> Any:
         """The engine for `job`, loaded first when needed; see JobContext.engine."""
@@ -410,7 +326,7 @@ class Runner:
     def _idle_tick(self) -> None:
         if self._slot.engine is None:
             return
-        with self._cond:
+        with self._lock:
             idle_s, unused = self._idle_s, self._clock() - self._last_used
         if idle_s > 0 and unused >= idle_s:
             minutes = idle_s / 60
@@ -427,13 +343,13 @@ class Runner:
         return with_card(self._slot.idle_status(state.value))
 
     def _set_state(self, state: RunnerState) -> None:
-        with self._cond:
+        with self._lock:
             self._state = state
         self._emit(StateChanged(state))
 
     def _send_status(self, status: EngineStatus) -> None:
         self._last_tick = time.monotonic()
-        with self._cond:
+        with self._lock:
             self._status = status
         self._emit(StatusChanged(status))
 

@@ -1,7 +1,7 @@
 """The ASGI app: OpenAI-style speech, models and voices, plus /health, /warmup and a status page.
 
 `create_app(service)` wires the routes to a `SpeechService`; the caller starts and stops the
-service (and so the model thread) around serving. Every error leaves in OpenAI's error shape,
+service (and its runner, when it owns one) around serving. Every error leaves in OpenAI's shape,
 and no response names a folder by its absolute path (see errors.public_text).
 """
 
