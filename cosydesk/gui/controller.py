@@ -361,10 +361,14 @@ class Controller(QObject):
 
     @Slot(int)
     def _on_started(self, job_id: int) -> None:
+        # The state changes only where this says something new: the runner's own state
+        # changes follow, and an early "ready" would flicker between "loading" and "loading".
         if job_id not in self._jobs:
             self._api_running = job_id
-        self._behind_api.discard(job_id)
-        self._update_state()
+            self._update_state()
+        elif job_id in self._behind_api:
+            self._behind_api.discard(job_id)
+            self._update_state()
 
     @Slot(int, int, int, int)
     def _on_reading(self, job_id: int, start: int, end: int, sample: int) -> None:

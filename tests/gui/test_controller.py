@@ -4,6 +4,7 @@ runner and engine on a tiny model."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -141,7 +142,21 @@ def test_a_new_quantisation_setting_reloads_the_model(qtbot: QtBot, ready) -> No
         check_params_cb=lambda st: st.status == "ok" and st.quantization_requested == "8bit",
     ):
         ready.settings.set("quantization", "8bit")
-    assert "loading" in states
+    with qtbot.waitSignal(ready.state_changed, timeout=30000, check_params_cb=_is("ready")):
+        pass
+    # The tray and the status bar say "loading" until the model is ready, without a flicker.
+    assert [state for state, _ in itertools.groupby(states)] == ["loading", "ready"]
+
+
+def test_the_first_load_goes_from_loading_to_ready(
+    qtbot: QtBot, make_controller, use_model, library
+) -> None:
+    controller = make_controller(use_model)
+    states: list[str] = []
+    controller.state_changed.connect(lambda s, _d: states.append(s))
+    with qtbot.waitSignal(controller.state_changed, timeout=120000, check_params_cb=_is("ready")):
+        controller.start()
+    assert [state for state, _ in itertools.groupby(states)] == ["loading", "ready"]
 
 
 def _int8_thresholds(engine) -> set[float]:
