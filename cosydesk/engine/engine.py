@@ -1,7 +1,7 @@
 """The engine facade: load a model folder, speak text with a voice, report status, unload.
 
 This is the one object the GUI, the CLI and the server hold. It is not thread-safe: one thread
-(the GUI's worker, the server's model thread) owns it.
+(the runner's, cosydesk.runner) owns it.
 """
 
 from __future__ import annotations

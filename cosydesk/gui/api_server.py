@@ -1,21 +1,18 @@
-"""The tray app's "Local speech API": its already-loaded engine served over HTTP on loopback.
+"""The tray app's "Local speech API": the app's own model served over HTTP on loopback.
 
-Qt-free, so that it can be tested and reused without a window. The engine is reached through
-`engine_provider()` (None while no model is loaded: requests then get a 503 with a sentence),
-never loaded a second time. `engine_lock` is the lock the engine's owner (the worker) holds
-whenever it uses the engine itself; each API request holds it for its whole length, so the
-engine is never used by two threads at once. uvicorn runs on a daemon thread; `start()` and
-`stop()` may be called from the GUI thread.
+Qt-free, so that it can be tested and reused without a window. Requests become jobs on the
+app's runner (cosydesk.runner), after whatever the person at the keyboard asked for; they never
+load the model (while none is loaded, requests get a 503 with a sentence), and nothing
+borrows the engine. uvicorn runs on a daemon thread; `start()` and `stop()` may be called
+from the GUI thread.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from typing import Any
 
-from cosydesk.engine.types import EngineStatus
+from cosydesk.runner import Runner
 
 log = logging.getLogger(__name__)
 
@@ -23,31 +20,26 @@ HOST = "127.0.0.1"
 
 
 class LocalApiServer:
-    """OpenAI-style speech API for the engine of the running app, on 127.0.0.1:`port`.
+    """OpenAI-style speech API for the model of the running app, on 127.0.0.1:`port`.
 
     `port` 0 picks a free port (see `port` after `start()`); `api_key`, when not empty, is
     required as a Bearer key on every request. `library` is the app's VoiceLibrary (default:
-    the one in the data folder); `status_provider` returns the worker's latest EngineStatus,
-    so /health is right even before the first request.
+    the one in the data folder).
     """
 
     def __init__(
         self,
-        engine_provider: Callable[[], Any],
+        runner: Runner,
         *,
         port: int,
         api_key: str = "",
-        engine_lock: threading.Lock | threading.RLock | None = None,
         library: Any = None,
-        status_provider: Callable[[], EngineStatus] | None = None,
         default_voice: str = "",
     ) -> None:
-        self._provider = engine_provider
+        self.runner = runner
         self.port = int(port)
         self.api_key = api_key
-        self.engine_lock = engine_lock if engine_lock is not None else threading.Lock()
         self._library = library
-        self._status_provider = status_provider
         self.default_voice = default_voice
         self._service: Any = None
         self._server: Any = None
@@ -69,15 +61,13 @@ class LocalApiServer:
 
         require_server_packages()
         from cosydesk.server.app import create_app
-        from cosydesk.server.host import SharedHost
         from cosydesk.server.options import ServerOptions
         from cosydesk.server.service import SpeechService
 
         options = ServerOptions(
             host=HOST, port=self.port, api_key=self.api_key, default_voice=self.default_voice
         ).validate()
-        host = SharedHost(self._provider, self.engine_lock, self._status_provider)
-        service = SpeechService(options, host, self._voice_library())
+        service = SpeechService(options, self.runner, self._voice_library(), loads_model=False)
         service.start()
         server = BackgroundServer(create_app(service), HOST, self.port, options)
         try:

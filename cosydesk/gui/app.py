@@ -1,7 +1,7 @@
 """The tray app: QApplication setup, the start-up sequence and the wiring between the parts.
 
 Start-up shows the tray icon (or the window, where there is no tray) before anything heavy is
-imported; the model then loads on the worker's thread while the status bar and the tray tooltip
+imported; the model then loads on the runner's thread while the status bar and the tray tooltip
 show its progress. `CosyDesk` holds the parts so tests can build the whole app without
 `QApplication.exec()`.
 """
@@ -22,9 +22,9 @@ from PySide6.QtWidgets import QApplication
 
 from cosydesk.gui.controller import Controller
 from cosydesk.gui.icons import app_icon
-from cosydesk.gui.jobs import EngineFactory, load_engine
 from cosydesk.gui.main_window import MainWindow
 from cosydesk.gui.tray import Tray
+from cosydesk.runner import EngineFactory, load_engine
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class CosyDesk(QObject):
             self.open_first_run()
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Release the hotkey, hide the tray, stop the worker; False if it would not stop."""
+        """Release the hotkey, hide the tray, stop the runner; False if it would not stop."""
         self._release_hotkey()
         self._stop_api()
         self.tray.hide()
@@ -125,7 +125,7 @@ class CosyDesk(QObject):
 
         Qt's quit() first asks every window to close; the main window used to answer by
         hiding to the tray, which cancelled the quit and left the process (and its GPU memory)
-        behind, often without its tray icon. Now it closes; `shutdown` then stops the worker.
+        behind, often without its tray icon. Now it closes; `shutdown` then stops the runner.
         """
         if self.quitting:
             return
@@ -288,21 +288,19 @@ class CosyDesk(QObject):
 
     @Slot()
     def apply_api_setting(self) -> None:
-        """Serve the loaded engine on 127.0.0.1 when the setting says so; restart on changes."""
+        """Serve the app's model on 127.0.0.1 when the setting says so (its requests go to the
+        app's own runner, after the person's); restart on changes."""
         self._stop_api()
         if not self.settings.effective("api_enabled"):
             return
         from cosydesk.engine.errors import EngineError
         from cosydesk.gui.api_server import LocalApiServer
 
-        worker = self.controller.worker
         server = LocalApiServer(
-            worker.current_engine,
+            self.controller.runner,
             port=int(self.settings.effective("api_port")),
             api_key=str(self.settings.effective("api_key")),
-            engine_lock=worker.engine_lock,
             library=self.library,
-            status_provider=worker.latest_status,
             default_voice=str(self.settings.effective("default_voice")),
         )
         try:
@@ -398,8 +396,8 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     clean = desk.shutdown(timeout_ms=2000)
     log.info("cosydesk quit (exit status %d)", code)
     if not clean:
-        # A model call that ignores cancellation still holds the worker thread; Python would
-        # hang on it (or Qt abort on a running QThread), so leave without waiting.
+        # A model call that ignores cancellation still holds the runner's thread; interpreter
+        # shutdown would run beside it (and may crash in torch), so leave without waiting.
         logging.shutdown()
         os._exit(code)
     return int(code)

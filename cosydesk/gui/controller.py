@@ -1,26 +1,39 @@
-"""The controller, which the widgets talk to: it owns the worker thread, sound output, job ids.
+"""The controller, which the widgets talk to: it owns the app's runner, sound output, job ids.
 
-Widgets ask it to speak, stop, pause, save or add a voice; it turns that into worker requests,
-feeds the streamed chunks into the sound card as they arrive, and tells everyone the app's state
-("loading", "ready", "speaking", ...) through `state_changed`. Settings changes that affect the
-model (folder, quantisation, precision, device) become one reload, however many arrive at once.
+Widgets ask it to speak, stop, pause, save or add a voice; it turns that into runner jobs and
+tells everyone the app's state ("loading", "ready", "speaking", ...) through `state_changed`.
+A speech job writes its chunks into the sound output on the runner's thread; the GUI thread
+only learns which part is heard, the progress and the outcome. Settings changes that affect
+the model (folder, quantisation, precision, device) become one reload, however many arrive at
+once. The app's local speech API submits to the same runner (`controller.runner`); while the
+person's request waits behind one of its jobs, the state says so.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from cosydesk.engine.errors import ConfigError
+from cosydesk.engine.errors import ConfigError, EngineError
 from cosydesk.engine.types import SAMPLE_RATE, EngineOptions
-from cosydesk.gui.jobs import EngineFactory, LoadJob, SpeechJob, VoiceJob, load_engine
 from cosydesk.gui.speech_output import SpeechOutput
-from cosydesk.gui.worker import Worker, start_worker, stop_worker
+from cosydesk.gui.worker import WORKER_NICE, Worker
+from cosydesk.runner import (
+    EngineFactory,
+    Job,
+    ModelConfig,
+    Origin,
+    Runner,
+    Speech,
+    load_engine,
+    save_job,
+    speech_job,
+    voice_job,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +42,36 @@ ENGINE_SETTINGS = ("model_dir", "quantization", "flow_precision", "int8_threshol
 
 # App states, as shown by the tray icon and the status bar:
 # no-model, loading, ready, unloaded, working, speaking, paused, error.
+WAITING_FOR_API = "Waiting for a speech API request to finish..."
+
+
+class _Sink:
+    """Where a speech job's chunks go, on the runner's thread: straight into the player, so
+    that smooth sound does not depend on the GUI thread. Holds no QObject (the job may be the
+    last to hold it, and a QObject must die on its own thread)."""
+
+    def __init__(self, player: Any) -> None:
+        self._player = player
+        self.fed = 0  # samples handed to the player so far
+
+    def feed(self, chunk: np.ndarray) -> None:
+        self._player.feed(chunk)
+        self.fed += len(chunk)
+
+    def finish(self) -> None:
+        """The whole text is rendered: the sound goes on until the buffer drains, then the
+        output's `done` ends the speech."""
+        self._player.finish()
 
 
 class _Speech:
-    """The utterance being spoken: its job and the sound output its chunks go to."""
+    """The utterance being spoken, as the GUI thread follows it: its sound output, the sink its
+    job writes into, and which part of the text each stretch of audio speaks."""
 
-    def __init__(self, job: SpeechJob, output: SpeechOutput) -> None:
-        self.job = job
+    def __init__(self, output: SpeechOutput) -> None:
         self.output = output
-        self.fed = 0  # samples handed to the output so far
+        self.sink = _Sink(output.player)
+        self.job_id = 0
         # (sample where a part's audio starts, its first character, its end character)
         self.parts: list[tuple[int, int, int]] = []
 
@@ -53,7 +87,7 @@ class _Speech:
 
 
 class Controller(QObject):
-    """Coordinates worker, sound output and settings; lives on the GUI thread."""
+    """Coordinates runner, sound output and settings; lives on the GUI thread."""
 
     state_changed = Signal(str, str)  # state (see above), a detail for a person
     engine_status = Signal(object)  # EngineStatus
@@ -77,14 +111,17 @@ class Controller(QObject):
         super().__init__()
         self.settings = settings
         self.library = library
-        self.worker = Worker(library, engine_factory, tick_ms=tick_ms)
-        self._thread: Any = None
-        self._ids = itertools.count(1)
+        self.runner = Runner(
+            library, engine_factory, tick_s=tick_ms / 1000, nice=WORKER_NICE, name="cosydesk-runner"
+        )
+        self.worker = Worker(self.runner)
         self._speech: _Speech | None = None
-        self._jobs: dict[int, threading.Event] = {}  # unfinished jobs and their cancel events
+        self._jobs: set[int] = set()  # unfinished jobs
         self._saves: set[int] = set()
         self._voice_jobs: set[int] = set()
-        self._load_job: LoadJob | None = None
+        self._behind_api: set[int] = set()  # jobs waiting for an API request to finish
+        self._api_running: int | None = None  # the local speech API's job that runs now
+        self._load_job: int | None = None
         self._requested: tuple[Path, EngineOptions] | None = None
         self._engine_state = "unloaded"
         self._detail = ""
@@ -95,40 +132,34 @@ class Controller(QObject):
         self._reload_timer.setInterval(0)
         self._reload_timer.timeout.connect(self._reload_if_changed)
 
-        w = self.worker
-        w.state_changed.connect(self._on_engine_state)
-        w.load_progress.connect(self._on_load_progress)
-        w.unloaded.connect(self._on_unloaded)
-        w.status_changed.connect(self.engine_status)
-        w.chunk_ready.connect(self._on_chunk)
-        w.progress.connect(self._on_progress)
-        w.reading.connect(self._on_reading)
-        w.finished.connect(self._on_finished)
-        w.failed.connect(self._on_failed)
-        w.cancelled.connect(self._on_cancelled)
+        w, queued = self.worker, Qt.ConnectionType.QueuedConnection
+        w.state_changed.connect(self._on_engine_state, queued)
+        w.load_progress.connect(self._on_load_progress, queued)
+        w.unloaded.connect(self._on_unloaded, queued)
+        w.status_changed.connect(self.engine_status, queued)
+        w.started.connect(self._on_started, queued)
+        w.progress.connect(self._on_progress, queued)
+        w.reading.connect(self._on_reading, queued)
+        w.finished.connect(self._on_finished, queued)
+        w.failed.connect(self._on_failed, queued)
+        w.cancelled.connect(self._on_cancelled, queued)
         settings.on_change(self._on_setting_changed)
 
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the worker thread and, when a model folder is set, load the model."""
-        self._thread = start_worker(self.worker)
-        self.worker.idle_minutes_requested.emit(float(self._setting("idle_unload_minutes") or 0))
+        """Start the runner's thread and, when a model folder is set, load the model."""
+        self.runner.start()
+        self.runner.set_idle_minutes(float(self._setting("idle_unload_minutes") or 0))
         if self.model_dir() is None:
             self._set_state("no-model", "Choose the model folder to start speaking.")
         else:
             self.load()
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Stop speaking, cancel every job and stop the worker; False if it would not stop."""
+        """Stop speaking, cancel every job and stop the runner; False if it would not stop."""
         self.stop()
-        for cancel in self._jobs.values():
-            cancel.set()
-        if self._thread is None:
-            return True
-        clean = stop_worker(self.worker, self._thread, timeout_ms)
-        self._thread = None if clean else self._thread
-        return clean
+        return self.runner.stop(timeout_ms / 1000)
 
     # -- what the widgets ask ---------------------------------------------------------------
 
@@ -170,17 +201,29 @@ class Controller(QObject):
             self.error.emit(str(exc))
             return None
         if self._load_job is not None:
-            self._load_job.cancel.set()
-        job = LoadJob(next(self._ids), model_dir, options)
-        self._load_job = job
-        self._requested = (job.model_dir, job.options)
-        self._jobs[job.job_id] = job.cancel
+            self.runner.cancel(self._load_job)
+        self._requested = (model_dir, options)
         self._set_state("loading", "Loading the model...")
-        self.worker.load_requested.emit(job)
-        return job.job_id
+        job = self._submit(lambda: self.runner.load(ModelConfig(model_dir, options)))
+        self._load_job = job.job_id if job is not None else None
+        return self._load_job
 
     def unload(self, reason: str = "asked by the user") -> None:
-        self.worker.unload_requested.emit(reason)
+        self._submit(lambda: self.runner.unload(reason))
+
+    def _submit(self, submit: Any) -> Job | None:
+        """`submit()` a job to the runner and follow it; None (and an error) when refused."""
+        try:
+            job: Job = submit()
+        except EngineError as exc:  # the runner is shutting down
+            self.error.emit(str(exc))
+            return None
+        self._jobs.add(job.job_id)
+        if job.behind is not None and job.behind.origin is Origin.API:
+            log.info("Job %d waits for %s to finish", job.job_id, job.behind.origin.label)
+            self._behind_api.add(job.job_id)
+            self._update_state()
+        return job
 
     def speak(self, text: str, voice: str | None = None) -> int | None:
         """Start speaking `text` (stopping what is spoken now); None if it cannot start."""
@@ -191,26 +234,26 @@ class Controller(QObject):
         output = self._open_output()
         if output is None:
             return None
-        job = self._speech_job(text, voice)
-        self._jobs[job.job_id] = job.cancel
-        self._speech = _Speech(job, output)
+        speech = _Speech(output)
+        self._speech = speech
+        request = self._speech_of(text, voice)
+        job = self._submit(
+            lambda: self.runner.submit(speech_job(self.library, request, speech.sink))
+        )
+        if job is None:
+            self.stop()
+            return None
+        speech.job_id = job.job_id
         self._update_state()
-        self.worker.speak_requested.emit(job)
         return job.job_id
 
-    def toggle_speaking(self, text: str) -> None:
-        """The hotkey: stop when speaking, else speak `text`."""
-        if self.speaking:
-            self.stop()
-        else:
-            self.speak(text)
-
     def stop(self) -> None:
-        """Stop speaking at once; the worker drops the rest of the utterance."""
+        """Stop speaking at once; the runner drops the rest of the utterance."""
         speech, self._speech = self._speech, None
         if speech is None:
             return
-        speech.job.cancel.set()
+        self.runner.cancel(speech.job_id)
+        self._behind_api.discard(speech.job_id)
         speech.output.stop()
         self._update_state()
 
@@ -227,16 +270,14 @@ class Controller(QObject):
             return
         self._update_state()
 
-    def _speech_job(self, text: str, voice: str | None, **extra: Any) -> SpeechJob:
-        """A job for `text` with the voice (or the default one), speed and streaming set."""
-        return SpeechJob(
-            next(self._ids),
+    def _speech_of(self, text: str, voice: str | None) -> Speech:
+        """`text` with the voice (or the default one), speed and streaming the settings ask."""
+        return Speech(
             text,
             voice or self._setting("default_voice") or None,
             speed=float(self._setting("speed")),
             stream=bool(self._setting("stream")),
             normalization=str(self._setting("text_normalization")),
-            **extra,
         )
 
     def save(self, text: str, voice: str | None, path: Path) -> int | None:
@@ -244,26 +285,30 @@ class Controller(QObject):
         if not text.strip():
             self.error.emit("There is no text to save: type or paste some text first.")
             return None
-        job = self._speech_job(text, voice, path=Path(path), overwrite=True)
-        self._jobs[job.job_id] = job.cancel
+        speech = self._speech_of(text, voice)
+        job = self._submit(
+            lambda: self.runner.submit(save_job(self.library, speech, Path(path), overwrite=True))
+        )
+        if job is None:
+            return None
         self._saves.add(job.job_id)
         self._update_state()
-        self.worker.speak_requested.emit(job)
         return job.job_id
 
-    def add_voice(self, name: str, audio_path: Path, transcript: str) -> int:
+    def add_voice(self, name: str, audio_path: Path, transcript: str) -> int | None:
         """Add a voice (its features are computed with the model, which loads if needed)."""
-        job = VoiceJob(next(self._ids), name, Path(audio_path), transcript)
-        self._jobs[job.job_id] = job.cancel
+        job = self._submit(
+            lambda: self.runner.submit(voice_job(self.library, name, audio_path, transcript))
+        )
+        if job is None:
+            return None
         self._voice_jobs.add(job.job_id)
-        self.worker.add_voice_requested.emit(job)
         return job.job_id
 
     def cancel(self, job_id: int) -> None:
-        """Cancel a save, a new voice or a load; the worker answers with `job_cancelled`."""
-        cancel = self._jobs.get(job_id)
-        if cancel is not None:
-            cancel.set()
+        """Cancel a save, a new voice or a load; the runner answers with `job_cancelled`."""
+        if job_id in self._jobs:
+            self.runner.cancel(job_id)
 
     # -- the sound output ---------------------------------------------------------------------
 
@@ -284,11 +329,11 @@ class Controller(QObject):
     def _on_output_done(self, output: SpeechOutput) -> None:
         if self._speech is not None and self._speech.output is output:
             speech, self._speech = self._speech, None
-            speech.job.cancel.set()  # nothing is left to render for a sound that has ended
+            self.runner.cancel(speech.job_id)  # nothing is left to render for a sound that ended
             log.info(
                 "Speech %d ended: %.2f s rendered, %.2f s played, %.2f s waited for synthesis",
-                speech.job.job_id,
-                speech.fed / SAMPLE_RATE,
+                speech.job_id,
+                speech.sink.fed / SAMPLE_RATE,
                 output.played_samples / SAMPLE_RATE,
                 output.starved_samples / SAMPLE_RATE,
             )
@@ -300,23 +345,37 @@ class Controller(QObject):
             self.stop()
             self.error.emit(f"The sound stopped because the output device failed: {message}")
 
-    # -- worker results ---------------------------------------------------------------------
+    # -- runner results ---------------------------------------------------------------------
 
     def _is_speech(self, job_id: int) -> bool:
-        return self._speech is not None and self._speech.job.job_id == job_id
+        return self._speech is not None and self._speech.job_id == job_id
 
-    @Slot(int, object)
-    def _on_chunk(self, job_id: int, chunk: Any) -> None:
+    def _other_job_ended(self, job_id: int) -> bool:
+        """True when `job_id` is not the app's own job but the local speech API's; this
+        controller only follows whether one of those runs."""
+        if job_id in self._jobs:
+            return False
+        if self._api_running == job_id:
+            self._api_running = None
+            self._update_state()
+        return True
+
+    @Slot(int)
+    def _on_started(self, job_id: int) -> None:
+        # The state changes only where this says something new: the runner's own state
+        # changes follow, and an early "ready" would flicker between "loading" and "loading".
+        if job_id not in self._jobs:
+            self._api_running = job_id
+            self._update_state()
+        elif job_id in self._behind_api:
+            self._behind_api.discard(job_id)
+            self._update_state()
+
+    @Slot(int, int, int, int)
+    def _on_reading(self, job_id: int, start: int, end: int, sample: int) -> None:
         if self._is_speech(job_id):
             assert self._speech is not None
-            self._speech.output.feed(chunk)
-            self._speech.fed += len(chunk)
-
-    @Slot(int, int, int)
-    def _on_reading(self, job_id: int, start: int, end: int) -> None:
-        if self._is_speech(job_id):
-            assert self._speech is not None
-            self._speech.parts.append((self._speech.fed, start, end))
+            self._speech.parts.append((sample, start, end))
 
     def reading_range(self) -> tuple[int, int, int] | None:
         """(job id, first, end character) of the part being heard now, or None.
@@ -327,26 +386,29 @@ class Controller(QObject):
         if speech is None:
             return None
         heard = speech.heard_part()
-        return None if heard is None else (speech.job.job_id, *heard)
+        return None if heard is None else (speech.job_id, *heard)
 
     @Slot(int, int, int)
     def _on_progress(self, job_id: int, done: int, total: int) -> None:
+        if job_id not in self._jobs:
+            return
         if self._is_speech(job_id):
             self.speech_progress.emit(done, total)
         self.job_progress.emit(job_id, done, total)
 
     @Slot(int, object)
     def _on_finished(self, job_id: int, result: object) -> None:
+        # A finished speech goes on sounding until the buffer drains; the output's `done` ends it.
+        if self._other_job_ended(job_id):
+            return
         self._forget(job_id)
-        if self._is_speech(job_id):
-            assert self._speech is not None
-            # The sound goes on until the buffer drains; the output's `done` ends the speech.
-            self._speech.output.finish()
         self.job_finished.emit(job_id, result)
         self._update_state()
 
     @Slot(int, str)
     def _on_failed(self, job_id: int, message: str) -> None:
+        if self._other_job_ended(job_id):
+            return
         quiet = job_id in self._voice_jobs  # the voices dialog tells those failures itself
         self._forget(job_id)
         if self._is_speech(job_id):
@@ -360,6 +422,8 @@ class Controller(QObject):
 
     @Slot(int)
     def _on_cancelled(self, job_id: int) -> None:
+        if self._other_job_ended(job_id):
+            return
         self._forget(job_id)
         if self._is_speech(job_id):
             self.stop()
@@ -367,10 +431,11 @@ class Controller(QObject):
         self._update_state()
 
     def _forget(self, job_id: int) -> None:
-        self._jobs.pop(job_id, None)
+        self._jobs.discard(job_id)
         self._saves.discard(job_id)
         self._voice_jobs.discard(job_id)
-        if self._load_job is not None and self._load_job.job_id == job_id:
+        self._behind_api.discard(job_id)
+        if self._load_job == job_id:
             self._load_job = None
 
     @Slot(str)
@@ -397,6 +462,9 @@ class Controller(QObject):
 
     def _update_state(self) -> None:
         speech = self._speech
+        if self._behind_api and self._engine_state != "loading":
+            self._set_state("working", WAITING_FOR_API)
+            return
         if speech is not None and self._engine_state != "loading":
             paused = speech.output.paused
             self._set_state(
@@ -408,8 +476,12 @@ class Controller(QObject):
             self._set_state("loading", self._detail or "Loading the model...")
         elif engine == "error":
             self._set_state("error", self._detail or "The model could not be loaded.")
-        elif self._saves or engine == "busy":
-            self._set_state("working", "Saving..." if self._saves else "Working...")
+        elif self._saves:
+            self._set_state("working", "Saving...")
+        elif self._api_running is not None and engine in ("ready", "busy"):
+            self._set_state("ready", "Ready; answering a speech API request...")
+        elif engine == "busy":
+            self._set_state("working", "Working...")
         elif engine == "ready":
             self._set_state("ready", "Ready")
         elif self.model_dir() is None:
@@ -433,7 +505,7 @@ class Controller(QObject):
         if name in ENGINE_SETTINGS:
             self._reload_timer.start()  # several changes at once make one reload
         elif name == "idle_unload_minutes":
-            self.worker.idle_minutes_requested.emit(float(self._setting(name) or 0))
+            self.runner.set_idle_minutes(float(self._setting(name) or 0))
 
     @Slot()
     def _reload_if_changed(self) -> None:

@@ -1,11 +1,21 @@
-"""One utterance's sound for the GUI: a Player whose audio-thread callbacks arrive as signals."""
+"""One utterance's sound for the GUI: a Player whose audio-thread callbacks arrive as signals.
+
+The samples themselves do not pass through the GUI: the runner's thread feeds `player` (which
+is thread-safe) directly. The player holds this QObject only weakly, so that whoever holds the
+player last (the runner's speech job) never deletes a QObject off the GUI thread.
+"""
 
 from __future__ import annotations
 
 import logging
+import weakref
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
+
+if TYPE_CHECKING:
+    from cosydesk.audio.playback import Player
 
 from cosydesk.engine.types import SAMPLE_RATE
 
@@ -29,9 +39,26 @@ class SpeechOutput(QObject):
 
         self.paused = False
         self._player = Player(SAMPLE_RATE, device or None)
-        self._player.on_done = lambda: self.done.emit(self)
-        self._player.on_error = lambda message: self.failed.emit(self, str(message))
+        me = weakref.ref(self)
+
+        def done() -> None:
+            output = me()
+            if output is not None:
+                output.done.emit(output)
+
+        def failed(message: str) -> None:
+            output = me()
+            if output is not None:
+                output.failed.emit(output, str(message))
+
+        self._player.on_done = done
+        self._player.on_error = failed
         self._player.start()
+
+    @property
+    def player(self) -> Player:
+        """The player itself: thread-safe, for the thread that feeds it."""
+        return self._player
 
     def feed(self, chunk: np.ndarray) -> None:
         self._player.feed(chunk)

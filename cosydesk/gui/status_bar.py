@@ -104,7 +104,7 @@ class StatusBar(QStatusBar):
         self.progress.setVisible(fraction < 1.0)
 
     def set_engine_status(self, status: EngineStatus) -> None:
-        """Refresh quantisation and memory from the worker's latest status."""
+        """Refresh quantisation and memory from the runner's latest status."""
         text, tip = quantization_text(status)
         self.quant_label.setText(text)
         self.quant_label.setToolTip(tip)

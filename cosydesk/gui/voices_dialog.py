@@ -36,7 +36,7 @@ TRY_TEXT = "Hello! This is how I sound when I read your text aloud."
 
 
 class VoicesDialog(QDialog):
-    """Lists the library's voices; new voices are prepared by the worker (it needs the model)."""
+    """Lists the library's voices; new voices are prepared on the runner (it needs the model)."""
 
     voices_changed = Signal()
 

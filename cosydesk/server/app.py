@@ -1,7 +1,7 @@
 """The ASGI app: OpenAI-style speech, models and voices, plus /health, /warmup and a status page.
 
 `create_app(service)` wires the routes to a `SpeechService`; the caller starts and stops the
-service (and so the model thread) around serving. Every error leaves in OpenAI's error shape,
+service (and its runner, when it owns one) around serving. Every error leaves in OpenAI's shape,
 and no response names a folder by its absolute path (see errors.public_text).
 """
 
@@ -18,6 +18,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cosydesk import __version__
+from cosydesk.runner import Origin, RunnerStatus
+from cosydesk.runner.jobs import load_failure_text
 from cosydesk.server.auth import AccessGuard
 from cosydesk.server.bodylimit import BodyLimit
 from cosydesk.server.errors import ApiError, public_text, to_api_error
@@ -44,9 +46,9 @@ def _field_errors(exc: RequestValidationError) -> str:
 
 def health_body(service: SpeechService) -> dict[str, Any]:
     """The seed's fields (status, model, backend, quantization "4-bit"/"8-bit"/"none") plus
-    device, memory, the load state and the queue."""
-    host = service.host
-    body = host.status().to_dict()
+    device, memory, the load state and the queue (which says when the app is speaking)."""
+    snapshot = service.status()
+    body = snapshot.engine.to_dict()
     body["model"] = service.options.model_id
     # The folder's name tells which model it is; its full path is nobody else's business.
     body["model_dir"] = PurePath(body["model_dir"]).name if body.get("model_dir") else ""
@@ -60,15 +62,33 @@ def health_body(service: SpeechService) -> dict[str, Any]:
         "card_used": body.get("card_used"),
         "card_total": body.get("card_total"),
     }
-    progress = host.load_progress
+    progress = snapshot.load_progress
+    error = snapshot.load_error
     body["load"] = {
-        "seconds": host.load_seconds,
+        "seconds": snapshot.load_seconds,
         "progress": progress[0] if progress and body["status"] == "loading" else None,
         "message": public_text(progress[1]) if progress and body["status"] == "loading" else None,
-        "error": public_text(host.error) if host.error else None,
+        "error": public_text(load_failure_text(error)) if error is not None else None,
     }
-    body["queue"] = service.queue.snapshot()
+    body["queue"] = queue_body(snapshot)
     return body
+
+
+def queue_body(snapshot: RunnerStatus) -> dict[str, Any]:
+    """What the model does and what waits. `running_for` is "app" while the cosydesk app's own
+    job runs (its person goes first), "api" for a request; `app_speaking` is true while the app
+    speaks, so a client can tell why its request waits."""
+    running = snapshot.running
+    return {
+        "running": running.kind if running is not None else None,
+        "running_for": None if running is None else running.origin.name.lower(),
+        "app_speaking": running is not None
+        and running.origin is Origin.APP
+        and running.kind == "speech",
+        "waiting": len(snapshot.waiting),
+        "capacity": snapshot.capacity,
+        "finished": snapshot.finished,
+    }
 
 
 def voice_entries(service: SpeechService) -> list[dict[str, Any]]:
@@ -158,11 +178,11 @@ def create_app(service: SpeechService) -> FastAPI:
     async def warmup() -> dict[str, Any]:
         started = time.perf_counter()
         try:
-            job = service.queue.submit("warmup", service.warmup_work())
+            job = service.submit(service.warmup_job())
             result = await asyncio.wrap_future(job.future)
         except Exception as exc:  # every failure becomes a sentence
             raise to_api_error(exc, "warming up") from None
-        status = service.host.status()
+        status = service.status().engine
         return {
             "status": status.status,
             "quantization": status.quantization_label,

@@ -18,8 +18,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from cosydesk.engine.errors import Cancelled, EngineError, VoiceError
-from cosydesk.server.host import ModelUnavailable
-from cosydesk.server.queue import QueueFull, QueueStopped
+from cosydesk.runner.jobs import ModelUnavailable, QueueFull, QueueStopped
 
 log = logging.getLogger(__name__)
 

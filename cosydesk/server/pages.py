@@ -107,6 +107,14 @@ def _memory_rows(health: Mapping[str, Any]) -> str:
     return _rows(rows)
 
 
+def _queue_state(queue: Mapping[str, Any]) -> str:
+    if queue.get("app_speaking"):
+        return "busy (the cosydesk app is speaking)"
+    if queue.get("running_for") == "app":
+        return "busy (working for the cosydesk app)"
+    return "busy" if queue.get("running") else "idle"
+
+
 def render_status_page(
     health: Mapping[str, Any],
     voices: list[dict[str, Any]],
@@ -127,7 +135,7 @@ def render_status_page(
         ("Load time", f"{load['seconds']:.1f} s" if load.get("seconds") is not None else "-"),
         (
             "Queue",
-            f"{'busy' if queue.get('running') else 'idle'}, {queue.get('waiting', 0)} "
+            f"{_queue_state(queue)}, {queue.get('waiting', 0)} "
             f"waiting of {queue.get('capacity', 0)}, {queue.get('finished', 0)} done",
         ),
     ]

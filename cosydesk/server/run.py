@@ -223,27 +223,36 @@ def run_server(
     """
     from cosydesk.config import check_environment, voices_dir
     from cosydesk.engine.voices import VoiceLibrary
+    from cosydesk.runner import ModelConfig, Runner
+    from cosydesk.runner.events import Event, LoadProgress
 
     check_environment(os.environ)  # whoever built `options`, a bad variable stops the start
     server_opts = server_options(args).validate()
     require_server_packages()
     from cosydesk.server.app import create_app
-    from cosydesk.server.host import LoadingHost
     from cosydesk.server.service import SpeechService
 
     sock = bind_socket(server_opts.host, server_opts.port)
     port = sock.getsockname()[1]
     url = url_for(server_opts.host, port)
 
-    def progress(fraction: float, message: str) -> None:
-        _print(f"[{fraction * 100:3.0f}%] {message}")
+    def progress(event: Event) -> None:
+        if isinstance(event, LoadProgress):
+            _print(f"[{event.fraction * 100:3.0f}%] {event.message}")
 
-    host = LoadingHost(Path(model_dir), options, on_progress=progress)
-    service = SpeechService(server_opts, host, VoiceLibrary(voices_dir()))
+    library = VoiceLibrary(voices_dir())
+    runner = Runner(
+        library,
+        model=ModelConfig(Path(model_dir), options),
+        name="cosydesk-model",
+    )
+    runner.subscribe(progress)
+    runner.start()
+    service = SpeechService(server_opts, runner, library)
     service.start()
     try:
-        service.queue.submit("load", service.load_work()).future.result()
-        status = host.status()
+        service.submit(service.load_job()).future.result()
+        status = service.status().engine
         _print(
             f"Model ready on {status.device} (quantisation {status.quantization_label}); "
             f"{len(service.voices())} voice(s) in {service.library.root}"
@@ -260,6 +269,6 @@ def run_server(
         server.run(sockets=[sock])
     finally:
         service.stop()
-        host.unload()
+        runner.stop()
         sock.close()
     return 0

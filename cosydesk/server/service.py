@@ -1,20 +1,23 @@
-"""The server's state in one object: options, the engine host, its queue and the voice library.
+"""The server's state in one object: options, the runner its jobs go to, and the voice library.
 
-The HTTP layer (app.py, speech.py) only translates between requests and this object; the
-tray app and `cosydesk serve` build one each and hand it to `create_app`.
+The HTTP layer (app.py, speech.py) only translates between requests and this object. The model
+lives on a `Runner` (cosydesk.runner) that the service does not own: `cosydesk serve` makes
+one for the server alone; the tray app hands over its own, where the person's requests go
+first and API jobs never load the model (`loads_model=False`).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import threading
 import time
 from typing import Any
 
 from cosydesk.engine.voices import VoiceInfo, VoiceLibrary
+from cosydesk.runner import Job, JobContext, Origin, QueueStopped, Runner, RunnerStatus
 from cosydesk.server.errors import VoiceNotFound
-from cosydesk.server.host import EngineHost
 from cosydesk.server.options import ServerOptions
-from cosydesk.server.queue import Job, ModelQueue
 
 log = logging.getLogger(__name__)
 
@@ -25,19 +28,71 @@ DEFAULT_VOICE_NAMES = ("", "default")
 class SpeechService:
     """Everything a request needs. Start it before serving, stop it after."""
 
-    def __init__(self, options: ServerOptions, host: EngineHost, library: VoiceLibrary) -> None:
+    def __init__(
+        self,
+        options: ServerOptions,
+        runner: Runner,
+        library: VoiceLibrary,
+        *,
+        loads_model: bool = True,
+    ) -> None:
         self.options = options
-        self.host = host
+        self.runner = runner
+        runner.capacity = max(0, int(options.queue_size))  # API requests that may wait
         self.library = library
-        self.queue = ModelQueue(host, options.queue_size)
+        self.loads_model = loads_model
         self.started_at = time.time()
+        self._lock = threading.Lock()
+        self._jobs: set[Job] = set()  # submitted and not ended
+        self._stopped = False
 
     def start(self) -> None:
-        self.queue.start()
+        """Take requests (the runner must run already, or be started by its owner)."""
+        with self._lock:
+            self._stopped = False
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Cancel every request and end the model thread; False if it did not end in time."""
-        return self.queue.stop(timeout)
+        """Cancel this service's jobs and refuse new ones; False if one did not end in time."""
+        with self._lock:
+            self._stopped = True
+            jobs = list(self._jobs)
+        for job in jobs:
+            self.runner.cancel(job.job_id)
+        deadline = time.monotonic() + timeout
+        for job in jobs:
+            try:
+                job.future.exception(timeout=max(0.0, deadline - time.monotonic()))
+            except concurrent.futures.TimeoutError:
+                log.warning("A %s request did not stop within %.1f s", job.kind, timeout)
+                return False
+            except Exception:  # the future's own cancellation: ended all the same
+                pass
+        return True
+
+    # -- jobs -------------------------------------------------------------------------------
+    def submit(self, job: Job) -> Job:
+        """Queue `job` on the runner as an API job. Raises QueueFull (503 with Retry-After)
+        when too many wait, QueueStopped when the server is shutting down."""
+        job.origin = Origin.API
+        job.loads_model = self.loads_model
+        with self._lock:
+            if self._stopped:
+                raise QueueStopped("The server is shutting down: try again once it is back.")
+            self.runner.submit(job)
+            self._jobs.add(job)
+        job.future.add_done_callback(lambda _: self._forget(job))
+        return job
+
+    def _forget(self, job: Job) -> None:
+        with self._lock:
+            self._jobs.discard(job)
+
+    def withdraw(self, job: Job) -> None:
+        """The client went away: stop `job`, or free its place in the queue at once."""
+        self.runner.cancel(job.job_id)
+
+    def status(self) -> RunnerStatus:
+        return self.runner.status()
 
     # -- voices -----------------------------------------------------------------------------
     def voices(self) -> list[VoiceInfo]:
@@ -79,13 +134,14 @@ class SpeechService:
         )
 
     # -- model work -------------------------------------------------------------------------
-    def warmup_work(self) -> Any:
-        """Work for the queue: the model is loaded by then; speak one short utterance."""
+    def warmup_job(self) -> Job:
+        """A job that loads the model when needed and times one short utterance."""
 
-        def work(engine: Any, job: Job) -> dict[str, Any]:
+        def work(ctx: JobContext) -> dict[str, Any]:
+            engine = ctx.engine()
             name = self.default_voice()
             result: dict[str, Any] = {
-                "load_seconds": round(job.detail.get("load_seconds", 0.0), 3),
+                "load_seconds": round(ctx.job.detail.get("load_seconds", 0.0), 3),
                 "voice": name,
                 "text": WARMUP_TEXT,
             }
@@ -94,10 +150,11 @@ class SpeechService:
                     "The model is loaded, but there is no voice to speak with yet: add one."
                 )
                 return result
+            ctx.busy()
             started = time.perf_counter()
             voice = self.library.get(name, engine)
             samples, first = 0, None
-            for chunk in engine.synthesize(WARMUP_TEXT, voice, stream=True, cancel=job.cancel):
+            for chunk in engine.synthesize(WARMUP_TEXT, voice, stream=True, cancel=ctx.cancel):
                 if first is None:
                     first = time.perf_counter() - started
                 samples += len(chunk)
@@ -111,12 +168,13 @@ class SpeechService:
             )
             return result
 
-        return work
+        return Job("warmup", work, doing="warming up")
 
-    def load_work(self) -> Any:
-        """Work for the queue that only makes sure the model is loaded."""
+    def load_job(self) -> Job:
+        """A job that only makes sure the model is loaded; its result is the seconds it took."""
 
-        def work(engine: Any, job: Job) -> float:
-            return float(job.detail.get("load_seconds", 0.0))
+        def work(ctx: JobContext) -> float:
+            ctx.engine()
+            return float(ctx.job.detail.get("load_seconds", 0.0))
 
-        return work
+        return Job("load", work, doing="loading the model")

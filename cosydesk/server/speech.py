@@ -1,7 +1,7 @@
-"""POST /v1/audio/speech: check the request, queue it for the model, stream the audio back.
+"""POST /v1/audio/speech: check the request, queue it on the runner, stream the audio back.
 
 The response is an ASGI object that decides its status only when the first result arrives, so
-an error found by the model thread before any audio (text with nothing to speak, a model that
+an error found on the runner's thread before any audio (text with nothing to speak, a model that
 failed to load) is still a proper 4xx/5xx. From then on it streams (wav, pcm) or sends the
 encoded file (flac, mp3, opus). While it runs it listens for the client's disconnect: a client
 that goes away cancels its job, so the engine stops at its next chunk, or, if the job was still
@@ -22,8 +22,10 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from cosydesk.config import option
-from cosydesk.engine.errors import Cancelled, EngineError
+from cosydesk.engine.errors import EngineError
 from cosydesk.engine.types import SAMPLE_RATE
+from cosydesk.runner import Job, JobContext, Origin, Speech
+from cosydesk.runner import speech_job as runner_speech_job
 from cosydesk.server.encode import (
     DEFAULT_FORMAT,
     FORMATS,
@@ -34,7 +36,6 @@ from cosydesk.server.encode import (
     to_s16le,
 )
 from cosydesk.server.errors import ApiError, BadInput, to_api_error
-from cosydesk.server.queue import Job, ModelQueue
 from cosydesk.server.service import SpeechService
 
 log = logging.getLogger(__name__)
@@ -129,47 +130,42 @@ def check_request(req: SpeechRequest, service: SpeechService) -> tuple[str, Audi
     return voice, FORMATS[name], speed
 
 
-def _speech_work(
+class _Pusher:
+    """The job's sink: each chunk goes to the response's event loop as it is made."""
+
+    def __init__(self, push: Any) -> None:
+        self.feed = push
+
+    def finish(self) -> None:
+        """The end is pushed when the job's future settles, after its outcome is known."""
+
+
+def speech_job(
     req: SpeechRequest,
     voice_name: str,
     speed: float,
     stream: bool,
     service: SpeechService,
     sink: Any,
-) -> Any:
-    """The job's work on the model thread: prepare the voice, speak, pass chunks to `sink`."""
+) -> Job:
+    """The runner job for `req`: the app's own speech job, with its chunks going to `sink`, and
+    text with nothing to read reported as the client's fault."""
+    speech = Speech(
+        req.input, voice_name, speed=speed, stream=stream, instruct=req.instructions or None
+    )
+    job = runner_speech_job(service.library, speech, _Pusher(sink), Origin.API)
+    spoken = job.work
 
-    def work(engine: Any, job: Job) -> int:
+    def work(ctx: JobContext) -> int:
         from cosydesk.engine.textnorm import NoTextError
 
-        job.detail.update(audio_seconds=0.0, sample_rate=int(engine.sample_rate))
-        voice = service.library.get(voice_name, engine)
-
-        def progress(done: int, total: int) -> None:
-            job.detail.update(chars_done=done, chars_total=total)
-
-        samples = 0
-        chunks = engine.synthesize(
-            req.input,
-            voice,
-            stream=stream,
-            speed=speed,
-            instruct=req.instructions or None,
-            cancel=job.cancel,
-            progress=progress,
-        )
         try:
-            for chunk in chunks:
-                samples += len(chunk)
-                job.detail["audio_seconds"] = samples / engine.sample_rate
-                sink(chunk)
-                if job.cancel.is_set():
-                    raise Cancelled("The client went away.")
+            return int(spoken(ctx))
         except NoTextError as exc:  # found before any audio: the request is at fault
             raise BadInput(str(exc)) from exc
-        return samples
 
-    return work
+    job.work = work
+    return job
 
 
 def start_speech(req: SpeechRequest, service: SpeechService) -> SpeechResponse:
@@ -188,32 +184,33 @@ def start_speech(req: SpeechRequest, service: SpeechService) -> SpeechResponse:
         except RuntimeError:  # the event loop is gone: nobody is listening any more
             cancel.set()
 
-    work = _speech_work(req, voice, speed, fmt.streams, service, push)
+    job = speech_job(req, voice, speed, fmt.streams, service, push)
+    job.cancel = cancel
     try:
-        job = service.queue.submit("speech", work, cancel=cancel)
+        service.submit(job)
     except EngineError as exc:
         raise to_api_error(exc) from None
-    # Runs on the model thread after the last chunk was pushed, so _END arrives last.
+    # Runs on the runner's thread after the last chunk was pushed, so _END arrives last.
     job.future.add_done_callback(lambda _: push(_END))
-    return SpeechResponse(job, events, fmt, service.queue)
+    return SpeechResponse(job, events, fmt, service)
 
 
 class SpeechResponse(Response):
     """Audio of one queued job; see the module docstring."""
 
     def __init__(
-        self, job: Job, events: asyncio.Queue[Any], fmt: AudioFormat, queue: ModelQueue
+        self, job: Job, events: asyncio.Queue[Any], fmt: AudioFormat, service: SpeechService
     ) -> None:
         self.job = job
         self.events = events
         self.fmt = fmt
-        self.queue = queue
+        self.service = service
         self.background = None
         self.completed = False
 
     def _abandon(self) -> None:
         """The client is gone: stop the job, or free its place if it still waits."""
-        self.queue.withdraw(self.job)
+        self.service.withdraw(self.job)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:

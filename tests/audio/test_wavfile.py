@@ -239,7 +239,7 @@ def test_a_control_character_in_a_name_stays_escaped_in_the_one_line_message(
 
 
 def test_the_app_shows_a_refused_save_as_its_sentence(tmp_path: Path) -> None:
-    from cosydesk.gui.jobs import describe_failure
+    from cosydesk.runner.jobs import describe_failure
 
     folder = tmp_path / "album.wav"
     folder.mkdir()

@@ -3,13 +3,16 @@ second start, the hotkey, settings warnings, the local API, and a clean shutdown
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtGui import QAction, QGuiApplication
@@ -18,6 +21,7 @@ from pytestqt.qtbot import QtBot
 
 from cosydesk.gui.app import CosyDesk
 from tests.gui.conftest import write_clip
+from tests.runner.conftest import on_runner
 
 REPO = Path(__file__).resolve().parents[2]
 LONG_TEXT = " ".join(f"Sentence number {n} of a long narration goes here." for n in range(1, 10))
@@ -259,6 +263,99 @@ def test_the_local_speech_api_follows_its_setting(qtbot: QtBot, make_desk, setti
     qtbot.waitUntil(lambda: desk.api_server is None, timeout=10000)
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+
+
+class HeldSpeech:
+    """The first utterance the model speaks from now on stops after its first chunk until
+    `release` is set: a request that surely lasts while the test does something beside it."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def install(self, engine: Any) -> None:
+        """Runs on the runner's thread, as a job."""
+        real = engine.synthesize
+
+        def synthesize(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            chunks = real(*args, **kwargs)
+            yield next(chunks)
+            if not self.entered.is_set():
+                self.entered.set()
+                assert self.release.wait(120), "the test never released the speech"
+            yield from chunks
+
+        engine.synthesize = synthesize
+
+
+@pytest.fixture
+def api_desk(qtbot: QtBot, make_desk, use_model, library, tmp_path: Path, sd) -> CosyDesk:
+    """The app with its model loaded, a voice, and its local speech API on."""
+    pytest.importorskip("fastapi")
+    library.add("Tester", write_clip(tmp_path / "v.wav"), "A short test clip.")
+    use_model.set("api_port", _free_port())
+    use_model.set("api_enabled", True)
+    desk = make_desk(use_model)
+    with qtbot.waitSignal(
+        desk.controller.state_changed, timeout=120000, check_params_cb=lambda s, _d: s == "ready"
+    ):
+        desk.start()
+    assert desk.api_server is not None
+    return desk
+
+
+def _post_speech(desk: CosyDesk) -> Any:
+    import httpx
+
+    return httpx.post(
+        f"{desk.api_server.url}/v1/audio/speech",
+        json={"input": "Good morning.", "voice": "Tester", "response_format": "wav"},
+        timeout=120,
+    )
+
+
+def _queue(desk: CosyDesk) -> dict[str, Any]:
+    import httpx
+
+    return httpx.get(f"{desk.api_server.url}/health", timeout=30).json()["queue"]
+
+
+def test_the_api_answers_while_the_app_speaks_and_both_finish(qtbot: QtBot, api_desk) -> None:
+    controller = api_desk.controller
+    held = HeldSpeech()
+    on_runner(controller.runner, held.install)
+    with qtbot.waitSignal(controller.job_finished, timeout=120000) as app_done:
+        job = controller.speak(LONG_TEXT)
+        qtbot.waitUntil(held.entered.is_set, timeout=60000)
+        # The API says the app is speaking, and its request waits for the app's.
+        assert _queue(api_desk)["app_speaking"] is True
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(_post_speech, api_desk)
+            qtbot.waitUntil(lambda: _queue(api_desk)["waiting"] == 1, timeout=30000)
+            held.release.set()
+            qtbot.waitUntil(answer.done, timeout=120000)
+    assert app_done.args[0] == job
+    response = answer.result()
+    assert response.status_code == 200 and response.content[:4] == b"RIFF"
+    assert len(response.content) > 44
+    assert _queue(api_desk)["app_speaking"] is False
+
+
+def test_the_app_says_when_it_waits_for_an_api_request(qtbot: QtBot, api_desk) -> None:
+    from cosydesk.gui.controller import WAITING_FOR_API
+
+    controller, status = api_desk.controller, api_desk.window.status
+    held = HeldSpeech()
+    on_runner(controller.runner, held.install)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(_post_speech, api_desk)
+        assert held.entered.wait(60), "the API request never started"
+        controller.speak("Hello there.")
+        qtbot.waitUntil(lambda: status.state_label.text() == WAITING_FOR_API, timeout=10000)
+        held.release.set()
+        qtbot.waitUntil(lambda: status.state_label.text() == "Speaking...", timeout=60000)
+        qtbot.waitUntil(answer.done, timeout=120000)
+    assert answer.result().status_code == 200
 
 
 def _exec_until_quit(trigger) -> int:

@@ -1,8 +1,11 @@
 """The controller: speech streamed into the (fake) sound card, stop, pause, no sound device,
-reload on a settings change - with the real worker and engine on a tiny model."""
+reload on a settings change, a request that waits for the local speech API - with the real
+runner and engine on a tiny model."""
 
 from __future__ import annotations
 
+import itertools
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.audio.fake_sounddevice import FakeSoundDevice
 from tests.gui.conftest import write_clip
+from tests.runner.conftest import gate, on_runner
 
 TEXT = "Hello there. This is a test of the controller."
 LONG_TEXT = " ".join(f"Sentence number {n} of a long narration goes here." for n in range(1, 8))
@@ -81,12 +85,36 @@ def test_pause_plays_silence_and_resume_goes_on(qtbot: QtBot, ready, sd) -> None
     assert np.abs(audio).max() > 0
 
 
-def test_the_hotkey_toggle_stops_speech_that_is_playing(qtbot: QtBot, ready, sd) -> None:
-    with qtbot.waitSignal(ready.speech_progress, timeout=60000):
-        ready.toggle_speaking(LONG_TEXT)
-    assert ready.speaking
-    ready.toggle_speaking("ignored")
-    assert not ready.speaking and sd.streams[-1].aborted
+def test_speech_reaches_the_sound_card_while_the_gui_thread_is_busy(
+    qtbot: QtBot, ready, sd: FakeSoundDevice
+) -> None:
+    ready.speak(TEXT)
+    stream = sd.streams[-1]
+    # From here on this thread runs no Qt event: the chunks must reach the card without it.
+    heard = np.zeros(0, np.float32)
+    deadline = time.monotonic() + 60
+    while not np.abs(heard).max(initial=0.0) > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        heard = np.concatenate([heard, stream.pull(2400)])
+    assert np.abs(heard).max(initial=0.0) > 0, "no speech reached the card"
+    ready.stop()
+
+
+def test_a_request_that_waits_for_the_speech_api_says_so(qtbot: QtBot, ready, sd) -> None:
+    from cosydesk.gui.controller import WAITING_FOR_API
+
+    answering = "Ready; answering a speech API request..."
+    with qtbot.waitSignal(ready.state_changed, check_params_cb=lambda s, d: d == answering):
+        _api_request, release = gate(ready.runner)  # the model works for an API client
+    with qtbot.waitSignal(ready.state_changed, check_params_cb=lambda s, d: d == WAITING_FOR_API):
+        assert ready.speak(TEXT) is not None
+    assert ready.state == "working"
+    # Once the API's request is done, the person's starts.
+    with qtbot.waitSignal(ready.state_changed, timeout=60000, check_params_cb=_is("speaking")):
+        release.set()
+    with qtbot.waitSignal(ready.job_finished, timeout=60000):
+        pass
+    ready.stop()
 
 
 def test_without_a_sound_device_speaking_says_so_and_saving_still_works(
@@ -114,23 +142,53 @@ def test_a_new_quantisation_setting_reloads_the_model(qtbot: QtBot, ready) -> No
         check_params_cb=lambda st: st.status == "ok" and st.quantization_requested == "8bit",
     ):
         ready.settings.set("quantization", "8bit")
-    assert "loading" in states
+    with qtbot.waitSignal(ready.state_changed, timeout=30000, check_params_cb=_is("ready")):
+        pass
+    # The tray and the status bar say "loading" until the model is ready, without a flicker.
+    assert [state for state, _ in itertools.groupby(states)] == ["loading", "ready"]
 
 
-def test_a_new_int8_threshold_reloads_the_model_with_it(qtbot: QtBot, ready) -> None:
+def test_the_first_load_goes_from_loading_to_ready(
+    qtbot: QtBot, make_controller, use_model, library
+) -> None:
+    controller = make_controller(use_model)
+    states: list[str] = []
+    controller.state_changed.connect(lambda s, _d: states.append(s))
+    with qtbot.waitSignal(controller.state_changed, timeout=120000, check_params_cb=_is("ready")):
+        controller.start()
+    assert [state for state, _ in itertools.groupby(states)] == ["loading", "ready"]
+
+
+def _int8_thresholds(engine) -> set[float]:
+    import bitsandbytes as bnb
+
+    layers = [m for m in engine.llm.modules() if isinstance(m, bnb.nn.Linear8bitLt)]
+    return {float(layer.state.threshold) for layer in layers}
+
+
+def test_an_8bit_reload_uses_the_int8_threshold_setting(qtbot: QtBot, ready) -> None:
     assert ready.engine_options().int8_threshold == 6.0
+    with qtbot.waitSignal(
+        ready.engine_status,
+        timeout=120000,
+        check_params_cb=lambda st: st.status == "ok" and st.quantization_requested == "8bit",
+    ):
+        ready.settings.set("int8_threshold", 0.0)  # 0 lets the 8-bit decode run from a graph
+        ready.settings.set("quantization", "8bit")
+    assert on_runner(ready.runner, _int8_thresholds) == {0.0}
+    # A new threshold alone reloads the 8-bit model with it.
     with qtbot.waitSignal(ready.state_changed, timeout=120000, check_params_cb=_is("loading")):
-        ready.settings.set("int8_threshold", 0.0)
-    assert ready.engine_options().int8_threshold == 0.0
+        ready.settings.set("int8_threshold", 4.5)
     with qtbot.waitSignal(ready.state_changed, timeout=120000, check_params_cb=_is("ready")):
         pass
+    assert on_runner(ready.runner, _int8_thresholds) == {4.5}
 
 
 def test_the_reading_of_numbers_changes_without_a_reload(
     qtbot: QtBot, ready, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("wetext", reason="wetext is not installed (pip install wetext)")
-    engine = ready.worker.current_engine()
+    engine = on_runner(ready.runner, lambda engine: engine)
     heard: list[str] = []
     real = engine.segment_input
 
@@ -148,7 +206,7 @@ def test_the_reading_of_numbers_changes_without_a_reload(
         ready.stop()
     assert heard == ["It costs five dollars.", "It costs $five."]
     assert "loading" not in states
-    assert ready.worker.current_engine() is engine
+    assert on_runner(ready.runner, lambda loaded: loaded is engine)
 
 
 def test_a_bad_environment_variable_is_shown_as_an_error(

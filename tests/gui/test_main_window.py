@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from cosydesk.gui.main_window import MainWindow
 from tests.gui.conftest import write_clip
+from tests.runner.conftest import on_runner
 
 LONG_TEXT = " ".join(f"Sentence number {n} of a long narration goes here." for n in range(1, 10))
 
@@ -220,9 +221,11 @@ def _speak_all(qtbot: QtBot, window: MainWindow, sd):
     until all of it has been rendered; the fake card's stream, which has played nothing yet."""
     from cosydesk.engine.sampling import ForcedLengthSampler
 
-    engine = window.controller.worker.current_engine()
-    size = engine.llm.speech_token_size
-    engine.renderer.sampler_factory = lambda: ForcedLengthSampler(TOKENS_PER_PART, size)
+    def force_lengths(engine) -> None:
+        size = engine.llm.speech_token_size
+        engine.renderer.sampler_factory = lambda: ForcedLengthSampler(TOKENS_PER_PART, size)
+
+    on_runner(window.controller.runner, force_lengths)
     with qtbot.waitSignal(window.controller.job_finished, timeout=120000):
         qtbot.mouseClick(window.speak_button, Qt.MouseButton.LeftButton)
     return sd.streams[-1]

@@ -142,19 +142,26 @@ def test_a_clip_the_library_refuses_is_explained(
 
 
 def test_try_it_reads_a_sentence_with_the_selected_voice(
-    qtbot: QtBot, make_controller, use_model, two_voices, sd
+    qtbot: QtBot, make_controller, use_model, two_voices, sd, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from cosydesk.gui import controller as controller_module
+
     controller = make_controller(use_model)
     voices = _dialog(qtbot, controller)
     with qtbot.waitSignal(controller.state_changed, timeout=120000, check_params_cb=_ready):
         controller.start()
     _select(voices, "Alice")
-    jobs: list = []
-    # Direct: the worker's thread is busy speaking and would run a queued call too late.
-    controller.worker.speak_requested.connect(jobs.append, Qt.ConnectionType.DirectConnection)
+    asked: list = []
+    real = controller_module.speech_job
+
+    def spy(library, speech, sink, *args):
+        asked.append(speech)
+        return real(library, speech, sink, *args)
+
+    monkeypatch.setattr(controller_module, "speech_job", spy)
     with qtbot.waitSignal(controller.job_finished, timeout=60000):
         qtbot.mouseClick(voices.try_button, Qt.MouseButton.LeftButton)
-    assert [(job.voice, job.text) for job in jobs] == [("Alice", TRY_TEXT)]
+    assert [(speech.voice, speech.text) for speech in asked] == [("Alice", TRY_TEXT)]
     heard = sd.streams[-1].pull(24000)  # the sentence reached the sound card
     assert np.abs(heard).max() > 0
     controller.stop()

@@ -66,9 +66,23 @@ def voice_root(tmp_path_factory: pytest.TempPathFactory, engine: Any) -> Path:
     return root
 
 
+class Borrowed:
+    """The session's engine as each server's runner gets it: a runner unloads its engine when
+    it stops, and this one must stay loaded for the next test."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def unload(self) -> None:
+        """Kept for the session."""
+
+
 @dataclass
 class Served:
-    """A running server: its URL, its service (queue, host) and the uvicorn thread."""
+    """A running server: its URL, its service (runner, library) and the uvicorn thread."""
 
     url: str
     service: Any
@@ -78,16 +92,20 @@ class Served:
     def api(self) -> str:
         return f"{self.url}/v1"
 
+    @property
+    def runner(self) -> Any:
+        return self.service.runner
+
 
 @pytest.fixture
 def serve(engine: Any, tiny_model: Path, voice_root: Path) -> Iterator[Any]:
-    """Starts servers of the session engine: `serve(loaded=True, loader=None, voices=None,
-    **ServerOptions fields)`; `loader` replaces the one that hands out the session engine,
-    `voices` the library folder of the session's two voices."""
+    """Starts servers of the session engine, each on a runner of its own: `serve(loaded=True,
+    loader=None, voices=None, **ServerOptions fields)`; `loader` replaces the one that hands
+    out the session engine, `voices` the library folder of the session's two voices."""
     from cosydesk.engine.types import EngineOptions
     from cosydesk.engine.voices import VoiceLibrary
+    from cosydesk.runner import ModelConfig, Runner
     from cosydesk.server.app import create_app
-    from cosydesk.server.host import LoadingHost
     from cosydesk.server.options import ServerOptions
     from cosydesk.server.run import BackgroundServer
     from cosydesk.server.service import SpeechService
@@ -98,15 +116,17 @@ def serve(engine: Any, tiny_model: Path, voice_root: Path) -> Iterator[Any]:
         loaded: bool = True, loader: Any = None, voices: Path | None = None, **fields: Any
     ) -> Served:
         options = ServerOptions(port=0, **fields).validate()
-        host = LoadingHost(
-            tiny_model,
-            EngineOptions(device="cpu", quantization="none"),
-            loader=loader or (lambda *args, **kwargs: engine),
+        library = VoiceLibrary(voices or voice_root)
+        runner = Runner(
+            library,
+            loader or (lambda *args, **kwargs: Borrowed(engine)),
+            model=ModelConfig(tiny_model, EngineOptions(device="cpu", quantization="none")),
         )
-        service = SpeechService(options, host, VoiceLibrary(voices or voice_root))
+        runner.start()
+        service = SpeechService(options, runner, library)
         service.start()
         if loaded:
-            service.queue.submit("load", service.load_work()).future.result(timeout=30)
+            service.submit(service.load_job()).future.result(timeout=30)
         server = BackgroundServer(create_app(service), "127.0.0.1", 0, options)
         server.start()
         served = Served(server.url, service, server)
@@ -115,8 +135,9 @@ def serve(engine: Any, tiny_model: Path, voice_root: Path) -> Iterator[Any]:
 
     yield make
     for served in made:
-        assert served.service.stop(timeout=30), "the model thread did not stop"
+        assert served.service.stop(timeout=30), "a request did not stop"
         assert served.server.stop(timeout=30), "the server thread did not stop"
+        assert served.runner.stop(timeout=30), "the runner's thread did not stop"
 
 
 @pytest.fixture

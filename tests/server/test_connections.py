@@ -183,13 +183,15 @@ SERVER_SCRIPT = textwrap.dedent(
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     from cosydesk.engine.voices import VoiceLibrary
     from cosydesk.server.app import create_app
-    from cosydesk.server.host import SharedHost
+    from cosydesk.runner import Runner
     from cosydesk.server.options import ServerOptions
     from cosydesk.server.run import BackgroundServer
     from cosydesk.server.service import SpeechService
 
     options = ServerOptions(port=0, api_key=sys.argv[1])
-    service = SpeechService(options, SharedHost(lambda: None), VoiceLibrary(tempfile.mkdtemp()))
+    runner = Runner()
+    runner.start()
+    service = SpeechService(options, runner, VoiceLibrary(tempfile.mkdtemp()))
     service.start()
     server = BackgroundServer(create_app(service), "127.0.0.1", 0)
     server.start()
@@ -197,6 +199,7 @@ SERVER_SCRIPT = textwrap.dedent(
     sys.stdin.read()  # serve until the test closes our stdin
     server.stop()
     service.stop()
+    runner.stop()
     """
 )
 

@@ -1,8 +1,10 @@
-"""The single model's queue: bounded (503 + Retry-After), one thread, cancellation by clients."""
+"""The model's queue as the server uses it: bounded (503 + Retry-After), one thread, the app's
+person first, cancellation by clients."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import tempfile
 import threading
 import time
 from typing import Any
@@ -11,28 +13,31 @@ import httpx
 import pytest
 
 from cosydesk.engine.errors import Cancelled
-from cosydesk.engine.types import EngineStatus
-from cosydesk.server.host import ModelUnavailable, SharedHost
-from cosydesk.server.queue import ModelQueue, QueueFull, QueueStopped
+from cosydesk.engine.voices import VoiceLibrary
+from cosydesk.runner import (
+    Job,
+    JobContext,
+    ModelUnavailable,
+    Origin,
+    QueueFull,
+    QueueStopped,
+    Runner,
+)
+from cosydesk.server.options import ServerOptions
+from cosydesk.server.service import SpeechService
+from tests.runner.conftest import gate
 from tests.server.conftest import NARRATOR
 
 
-def hold_model(queue: ModelQueue) -> threading.Event:
-    """Occupy the model thread until the returned event is set (stopping the queue sets it)."""
-    entered = threading.Event()
-
-    def block(engine: Any, job: Any) -> None:
-        entered.set()
-        assert job.cancel.wait(60), "the test never released the model"
-
-    job = queue.submit("gate", block, load=False)
-    assert entered.wait(30)
-    return job.cancel
+def hold_model(runner: Runner, origin: Origin = Origin.API, kind: str = "gate") -> threading.Event:
+    """Occupy the runner's thread until the returned event is set (stopping also ends it)."""
+    _job, release = gate(runner, origin, kind)
+    return release
 
 
 def test_requests_beyond_the_queue_get_503_with_retry_after(serve):
     served = serve(queue_size=1)
-    gate = hold_model(served.service.queue)
+    gate = hold_model(served.runner)
     body = {
         "input": "Good morning. How are you today?",
         "voice": NARRATOR,
@@ -63,15 +68,15 @@ def test_jobs_run_one_at_a_time_on_one_thread(serve):
     threads: list[str] = []
     inside = threading.Semaphore(1)
 
-    def work(engine: Any, job: Any) -> None:
+    def work(ctx: JobContext) -> None:
         assert inside.acquire(blocking=False), "two jobs ran at once"
         threads.append(threading.current_thread().name)
         inside.release()
 
-    jobs = [served.service.queue.submit("probe", work) for _ in range(6)]
+    jobs = [served.service.submit(Job("probe", work)) for _ in range(6)]
     for job in jobs:
         job.future.result(timeout=30)
-    assert set(threads) == {"cosydesk-model"}
+    assert set(threads) == {served.runner.name}
 
 
 def test_client_that_disconnects_mid_stream_stops_the_engine(serve, long_text):
@@ -85,8 +90,8 @@ def test_client_that_disconnects_mid_stream_stops_the_engine(serve, long_text):
         first = next(response.iter_raw())
         assert first
     # Leaving the block closed the connection with most of the text still unspoken.
-    assert served.service.queue.wait_finished(2, timeout=60)
-    record = served.service.queue.records()[-1]
+    assert served.runner.wait_finished(2, timeout=60)
+    record = served.runner.records()[-1]
     assert record.kind == "speech" and record.outcome == "cancelled"
     assert record.detail["chars_done"] < record.detail["chars_total"]
     # The model is free again at once.
@@ -114,7 +119,7 @@ def eventually(condition: Any, timeout: float = 10.0) -> bool:
 
 def test_clients_that_leave_while_queued_free_their_places(serve):
     served = serve(queue_size=2)
-    gate = hold_model(served.service.queue)
+    gate = hold_model(served.runner)
     body = {"input": "Hello there.", "voice": NARRATOR, "response_format": "wav"}
 
     def give_up() -> None:
@@ -137,8 +142,8 @@ def test_clients_that_leave_while_queued_free_their_places(serve):
     for response in responses:
         assert response.status_code == 200 and response.content[:4] == b"RIFF"
     # load, the two that left, the gate, the two served
-    assert served.service.queue.wait_finished(6, timeout=30)
-    speech = [r for r in served.service.queue.records() if r.kind == "speech"]
+    assert served.runner.wait_finished(6, timeout=30)
+    speech = [r for r in served.runner.records() if r.kind == "speech"]
     assert [r.outcome for r in speech] == ["cancelled", "cancelled", "done", "done"]
     assert all("chars_total" not in r.detail for r in speech[:2]), "a gone client was spoken"
 
@@ -151,46 +156,77 @@ def test_client_that_leaves_while_its_file_is_made_stops_the_engine(serve, long_
             json={"input": long_text, "voice": NARRATOR, "response_format": "flac"},
             timeout=httpx.Timeout(30, read=1),
         )
-    assert served.service.queue.wait_finished(2, timeout=60)
-    record = served.service.queue.records()[-1]
+    assert served.runner.wait_finished(2, timeout=60)
+    record = served.runner.records()[-1]
     assert record.kind == "speech" and record.outcome == "cancelled"
     assert record.detail["chars_done"] < record.detail["chars_total"]
 
 
 def test_full_queue_refuses_at_once_and_stop_cancels_what_waits():
-    host = SharedHost(lambda: None)
-    queue = ModelQueue(host, capacity=1)
-    queue.start()
-    gate = hold_model(queue)
-    ran = threading.Event()
-    second = queue.submit("second", lambda engine, job: ran.set(), load=False)
-    with pytest.raises(QueueFull) as refused:
-        queue.submit("third", lambda engine, job: None, load=False)
-    assert refused.value.retry_after >= 1
-    gate.set()
-    second.future.result(timeout=30)
-    assert ran.is_set()
-
-    hold_model(queue)
-    ran.clear()
-    late = queue.submit("late", lambda engine, job: ran.set(), load=False)
-    assert queue.stop(timeout=30)  # releases the gate and cancels the job behind it
-    with pytest.raises(Cancelled):
-        late.future.result(timeout=30)
-    assert not ran.is_set()
-    with pytest.raises(QueueStopped):
-        queue.submit("after", lambda engine, job: None)
-    assert [r.outcome for r in queue.records()] == ["done", "done", "done", "cancelled"]
-    assert host.status() == EngineStatus(status="unloaded")
-
-
-def test_shared_host_without_an_engine_is_a_503_sentence():
-    host = SharedHost(lambda: None)
-    queue = ModelQueue(host)
-    queue.start()
+    runner = Runner()
+    runner.start()
+    service = SpeechService(ServerOptions(queue_size=1), runner, VoiceLibrary(tempfile.mkdtemp()))
     try:
-        job = queue.submit("speech", lambda engine, job: None)
+        release = hold_model(runner)
+        ran = threading.Event()
+        second = service.submit(Job("second", lambda ctx: ran.set()))
+        with pytest.raises(QueueFull) as refused:
+            service.submit(Job("third", lambda ctx: None))
+        assert refused.value.retry_after >= 1
+        release.set()
+        second.future.result(timeout=30)
+        assert ran.is_set()
+
+        hold_model(runner)
+        ran.clear()
+        late = service.submit(Job("late", lambda ctx: ran.set()))
+        assert service.stop(timeout=30)  # cancels the job behind the gate
+        with pytest.raises(Cancelled):
+            late.future.result(timeout=30)
+        assert not ran.is_set()
+        with pytest.raises(QueueStopped, match="The server is shutting down"):
+            service.submit(Job("after", lambda ctx: None))
+    finally:
+        assert runner.stop(timeout=30)
+    assert [r.outcome.value for r in runner.records()] == [
+        "done",
+        "done",
+        "cancelled",
+        "cancelled",
+    ]
+    assert runner.status().engine.status == "unloaded"
+
+
+def test_a_service_that_may_not_load_the_model_answers_a_503_sentence():
+    runner = Runner()
+    runner.start()
+    library = VoiceLibrary(tempfile.mkdtemp())
+    service = SpeechService(ServerOptions(), runner, library, loads_model=False)
+    try:
+        job = service.submit(service.load_job())
         with pytest.raises(ModelUnavailable, match="not loaded in cosydesk yet"):
             job.future.result(timeout=30)
     finally:
-        queue.stop()
+        assert runner.stop(timeout=30)
+
+
+def test_while_the_app_speaks_health_says_so_and_a_full_queue_names_it(serve):
+    served = serve(queue_size=0)
+    release = hold_model(served.runner, Origin.APP, kind="speech")
+    try:
+        queue = queue_on_health(served)
+        assert (queue["running"], queue["running_for"], queue["app_speaking"]) == (
+            "speech",
+            "app",
+            True,
+        )
+        refused = httpx.post(
+            f"{served.api}/audio/speech", json={"input": "Hi.", "voice": NARRATOR}, timeout=30
+        )
+        assert refused.status_code == 503 and int(refused.headers["Retry-After"]) >= 1
+        message = refused.json()["error"]["message"]
+        assert "speaking for the person at this computer (in the cosydesk app)" in message
+        assert "the cosydesk app is speaking" in httpx.get(served.url, timeout=30).text
+    finally:
+        release.set()
+    assert eventually(lambda: not queue_on_health(served)["app_speaking"])
