@@ -366,8 +366,16 @@ def _exec_until_quit(trigger) -> int:
     app = QApplication.instance()
     assert app is not None
     QTimer.singleShot(0, trigger)
-    QTimer.singleShot(3000, lambda: QApplication.exit(-1))
-    return app.exec()
+    # A timer object, stopped afterwards: a pending single shot would end a later test's
+    # event loop (a waitSignal there then fails as if it timed out).
+    deadline = QTimer()
+    deadline.setSingleShot(True)
+    deadline.timeout.connect(lambda: QApplication.exit(-1))
+    deadline.start(3000)
+    try:
+        return app.exec()
+    finally:
+        deadline.stop()
 
 
 def test_quit_ends_the_app_whatever_is_open(make_desk, settings) -> None:
