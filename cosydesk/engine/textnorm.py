@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
+import threading
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -225,11 +227,43 @@ def _windows(source: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         yield start, end
 
 
+_INFLECT_IMPORT = threading.Lock()
+
+
+def _unchecked(target: Any = None, **_options: Any) -> Any:
+    """typeguard's decorator, doing nothing: `@typechecked` and `@typechecked(...)` alike."""
+    return target if target is not None else _unchecked
+
+
+def load_inflect() -> Any:
+    """The inflect module, imported with its run-time argument checks left out.
+
+    inflect decorates its methods with typeguard's @typechecked, which re-parses inflect's
+    source (23 ast.parse calls, 1.4 s on a desktop CPU) at import, i.e. on the runner's thread
+    at the first number spoken. Python 3.11 keeps the AST converter's depth counter per
+    interpreter, not per thread, so a parse on another thread at that moment fails with
+    "SystemError: AST constructor recursion depth mismatch" (a traceback being printed parses
+    too). The checks only reject wrong argument types, and cosydesk passes strings.
+    """
+    with _INFLECT_IMPORT:  # also keeps a second thread from seeing a half-imported module
+        if "inflect" in sys.modules:
+            return sys.modules["inflect"]
+        import typeguard
+
+        checked = typeguard.typechecked
+        typeguard.typechecked = _unchecked  # type: ignore[assignment]
+        try:
+            import inflect
+        finally:
+            typeguard.typechecked = checked  # type: ignore[assignment]
+    return inflect
+
+
 def spell_out_numbers(text: str) -> str:
     """Every run of digit characters replaced by its English words, as inflect writes them."""
     if not any(ch.isdigit() for ch in text):
         return text
-    import inflect
+    inflect = load_inflect()
 
     # inflect keeps counters on its engine while it works: one engine per call stays thread-safe.
     engine = inflect.engine()
@@ -241,7 +275,7 @@ def spell_out_numbers(text: str) -> str:
 
 
 def _number_words(engine: Any, digits: str) -> str:
-    import inflect
+    inflect = load_inflect()
 
     try:
         return str(engine.number_to_words(digits))

@@ -139,9 +139,9 @@ def _repair_english(text: str) -> str:
 
 
 def _one_thousand(match: re.Match[str]) -> str:
-    import inflect
+    from cosydesk.engine.textnorm import load_inflect
 
-    words = inflect.engine().number_to_words("1" + match.group(2), andword="and", comma="")
+    words = load_inflect().engine().number_to_words("1" + match.group(2), andword="and", comma="")
     return str(words).replace("-", " ") + _CURRENCY[match.group(1)]
 
 

@@ -334,3 +334,34 @@ def test_each_chunk_ends_where_its_sentences_end_in_the_source(tokenizer: CosyTo
         assert spell_out_numbers(text[start : chunk.done]).strip() == chunk.text.strip()
         start = chunk.done
     assert start == len(text)
+
+
+_PARSES_WHILE_SPELLING = """
+import ast, sys
+parsed = []
+real_parse = ast.parse
+ast.parse = lambda *a, **k: parsed.append(1) or real_parse(*a, **k)
+from cosydesk.engine.textnorm import spell_out_numbers
+assert spell_out_numbers("Chapter 12") == "Chapter twelve"
+import typeguard
+assert typeguard.typechecked.__name__ == "typechecked", "typeguard left patched"
+print(len(parsed))
+"""
+
+
+def test_the_first_number_spoken_parses_no_python_source() -> None:
+    """inflect's typeguard decorators used to parse its source 23 times on the runner's thread
+    (1.4 s at the first number); Python 3.11 then fails any parse on another thread with
+    "AST constructor recursion depth mismatch", as pytest's own report did in CI."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _PARSES_WHILE_SPELLING],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"
