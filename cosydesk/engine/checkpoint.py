@@ -117,15 +117,15 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise ModelFolderError(
             f"{_where(path)} is damaged or is not a PyTorch weight file ({exc}). {_AGAIN}"
         ) from None
-    except Exception as exc:
+    except Exception:
         # A damaged pickle makes torch's weights-only unpickler fail in any way its code can
         # (KeyError on a bad memo index, IndexError, struct.error, TypeError on a call with the
         # wrong arguments, AssertionError ...). Nothing has run from the file; all of them mean
         # the same thing to the person: the file is damaged.
+        # The exception's class names nothing a person can act on; the log keeps it.
         log.debug("torch.load(%s) failed", path, exc_info=True)
         raise ModelFolderError(
-            f"{_where(path)} is damaged: its weight table cannot be read "
-            f"({type(exc).__name__}). {_AGAIN}"
+            f"{_where(path)} is damaged: its weight table cannot be read. {_AGAIN}"
         ) from None
     if not isinstance(loaded, Mapping):
         raise ModelFolderError(

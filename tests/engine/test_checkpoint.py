@@ -274,3 +274,29 @@ def test_load_into_lets_go_of_the_file_without_a_garbage_collection(
         gc.enable()
     assert [line for line in maps if str(path) in line] == []
     assert torch.equal(module[0].weight, state["0.weight"])
+
+
+def _two_tensors_with_pickle(tmp_path: Path, old: bytes, new: bytes) -> Path:
+    """A weight file of two tensors whose pickle has `old` replaced by `new` (zip kept valid)."""
+    from tests.fuzz.mutators import replace_member
+
+    path = tmp_path / "flow.pt"
+    torch.save({"a": torch.zeros(2), "b": torch.zeros(2)}, path)
+    name = next(n for n in zipfile.ZipFile(path).namelist() if n.endswith("data.pkl"))
+    pickle = zipfile.ZipFile(path).read(name)
+    assert pickle.count(old) == 1
+    path.write_bytes(replace_member(path.read_bytes(), name, pickle.replace(old, new)))
+    return path
+
+
+def test_a_damaged_weight_table_is_a_sentence_without_exception_names(tmp_path: Path) -> None:
+    # The second tensor asks for memo 250, which the pickle never stored: torch's unpickler
+    # fails with a KeyError, which means nothing to the person reading the message.
+    path = _two_tensors_with_pickle(tmp_path, b"h\n)R", b"h\xfa)R")
+    with pytest.raises(ModelFolderError) as caught:
+        load_state_dict(path)
+    assert str(caught.value) == (
+        f"flow.pt in {tmp_path} is damaged: its weight table cannot be read. "
+        "Download the model folder again."
+    )
+
