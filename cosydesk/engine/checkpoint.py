@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import pickle
 import re
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -88,6 +89,24 @@ def check_archive(path: Path) -> None:
         )
 
 
+def _torch_load(path: Path) -> object:
+    """torch.load, weights only and memory-mapped, with what torch warns about logged only.
+
+    A damaged pickle can make torch warn about its own internals ("Defining your
+    `__torch_function__` as a plain method is deprecated") before it fails; that line on the
+    terminal would tell the person nothing that the sentence about the file does not.
+    """
+    import torch
+
+    with warnings.catch_warnings(record=True) as noted:
+        warnings.simplefilter("always")
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        finally:
+            for warning in noted:
+                log.debug("torch.load(%s) warned: %s", path, warning.message)
+
+
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a `torch.save(state_dict)` file as a dict of CPU tensors, executing nothing from it.
 
@@ -100,7 +119,7 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     check_archive(path)
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        loaded = _torch_load(path)
     except pickle.UnpicklingError as exc:
         target = _refused_global(str(exc))
         # A cut-off pickle also ends in a refused (truncated) torch name: call that damage.

@@ -300,3 +300,16 @@ def test_a_damaged_weight_table_is_a_sentence_without_exception_names(tmp_path: 
         "Download the model folder again."
     )
 
+
+def test_what_torch_warns_about_a_damaged_pickle_stays_out_of_sight(tmp_path: Path) -> None:
+    import warnings
+
+    # The second tensor's rebuild calls the first tensor instead of OrderedDict: torch warns
+    # about its own internals ("Defining your `__torch_function__` as a plain method ...")
+    # before it fails. The sentence says all a person can act on; the warning went to stderr.
+    path = _two_tensors_with_pickle(tmp_path, b"h\n)R", b"h\r)R")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ModelFolderError, match=r"flow\.pt in .* is damaged"):
+            load_state_dict(path)
+    assert [str(warning.message) for warning in caught] == []
