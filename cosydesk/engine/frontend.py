@@ -300,6 +300,13 @@ class PromptFrontend:
         n = min(feat.shape[1] // self.token_mel_ratio, token.shape[1])
         if n == 0:
             raise VoiceError("The voice clip is too short to analyse: record a few seconds.")
+        if not (bool(feat.isfinite().all()) and bool(embedding.isfinite().all())):
+            # Samples of absurd size (1e18 and more: a damaged float file) overflow the
+            # spectra; a voice stored with such features would fail every request.
+            raise VoiceError(
+                "The voice clip cannot be analysed: its samples are far beyond full scale, so it "
+                "is damaged or not a recording. Export it again as a plain WAV or FLAC recording."
+            )
         return PromptFeatures(
             speech_token=token[:, :n].contiguous(),
             speech_feat=feat[:, : self.token_mel_ratio * n].contiguous(),
