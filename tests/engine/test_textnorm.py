@@ -334,3 +334,10 @@ def test_each_chunk_ends_where_its_sentences_end_in_the_source(tokenizer: CosyTo
         assert spell_out_numbers(text[start : chunk.done]).strip() == chunk.text.strip()
         start = chunk.done
     assert start == len(text)
+
+
+def test_a_number_of_thousands_of_digits_is_read_digit_by_digit() -> None:
+    # Past 4,300 digits Python will not turn the string into an integer at all; a voice's
+    # transcript is normalised whole, so such a number reached inflect in one piece.
+    spoken = normalize("It costs " + "9" * 5000 + " dollars.", split=False)
+    assert spoken == ["It costs " + " ".join(["nine"] * 5000) + " dollars."]
