@@ -227,6 +227,8 @@ def resample(wav: torch.Tensor, orig_sr: int, new_sr: int) -> torch.Tensor:
         raise ValueError(f"sample rates must be positive, got {orig_sr} and {new_sr}")
     if orig_sr == new_sr:
         return wav
+    if wav.shape[-1] == 0:  # no samples: none out (the reshapes below cannot size nothing)
+        return wav.new_zeros(*wav.shape[:-1], 0)
     common = math.gcd(int(orig_sr), int(new_sr))
     orig, new = int(orig_sr) // common, int(new_sr) // common
     lead = wav.shape[:-1]
