@@ -131,7 +131,7 @@ def test_a_damaged_weight_file_gives_a_sentence_naming_it(
     import io
     import zipfile
 
-    from tests.fuzz_mutators import linked_copy, replace_file, replace_member
+    from tests.fuzz.mutators import linked_copy, replace_file, replace_member
 
     folder = linked_copy(tiny_model, tmp_path / "model")
     data = (tiny_model / "hift.pt").read_bytes()

@@ -44,11 +44,33 @@ _SINC_ROLLOFF = 0.99
 # --------------------------------------------------------------------------- reading
 
 
-def read_audio(path: str | Path) -> tuple[torch.Tensor, int]:
+# Samples (frames x channels) decoded at a time: 16 MB of float32 whatever the channel count,
+# since a file of 1,024 channels mixed down whole would take 1,024 times its mono size.
+_READ_BLOCK_SAMPLES = 1 << 22
+
+
+class AudioTooLong(VoiceError):
+    """A sound file that lasts longer than its reader allowed; nothing beyond that was decoded.
+
+    `seconds` is the length its header states, or None when the header claims no more than the
+    limit (the file held more than it said).
+    """
+
+    def __init__(self, path: Path, sample_rate: int, seconds: float | None) -> None:
+        shown = f"{seconds:.1f} s" if seconds is not None else "longer than it says"
+        super().__init__(f"The audio file {path.name} lasts {shown}: use a shorter recording.")
+        self.sample_rate = sample_rate
+        self.seconds = seconds
+
+
+def read_audio(path: str | Path, max_seconds: float | None = None) -> tuple[torch.Tensor, int]:
     """Read a sound file as mono float32 [1, N] in [-1, 1) at its own sample rate.
 
-    Channels are averaged. Raises VoiceError (with a sentence a person can act on) when the
-    file is missing, is not a sound file soundfile can decode, or holds no samples.
+    Channels are averaged, a block at a time, so memory holds the mono result and one block
+    whatever the channel count. With `max_seconds`, no more than that is decoded: a longer file
+    raises AudioTooLong (an hour of compressed silence is a small file but gigabytes of
+    samples). Raises VoiceError (with a sentence a person can act on) when the file is missing,
+    is not a sound file soundfile can decode, or holds no samples.
     """
     import soundfile
     import torch
@@ -56,18 +78,34 @@ def read_audio(path: str | Path) -> tuple[torch.Tensor, int]:
     path = Path(path)
     if not path.is_file():
         raise VoiceError(f"The voice clip {path} does not exist: choose an existing audio file.")
+    parts: list[torch.Tensor] = []
     try:
-        samples, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        with soundfile.SoundFile(str(path)) as sound:
+            sample_rate = int(sound.samplerate)
+            limit = None if max_seconds is None else math.floor(max_seconds * sample_rate)
+            block = max(1, _READ_BLOCK_SAMPLES // max(1, sound.channels))
+            decoded = 0
+            while limit is None or decoded <= limit:
+                want = block if limit is None else min(block, limit + 1 - decoded)
+                samples = sound.read(want, dtype="float32", always_2d=True)
+                if samples.shape[0] == 0:
+                    break
+                decoded += samples.shape[0]
+                # [n, C] -> [C, n]; mean over channels in float32 like torchaudio-loaded audio
+                # upstream (per frame, so block by block gives the same numbers).
+                parts.append(torch.from_numpy(np.ascontiguousarray(samples.T)).mean(0, True))
+            if limit is not None and decoded > limit:
+                stated = sound.frames / sample_rate if sound.frames > limit else None
+                raise AudioTooLong(path, sample_rate, stated)
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise VoiceError(
             f"The file {path.name} could not be read as audio ({exc}). "
             "Use a WAV, FLAC or OGG recording."
         ) from exc
-    if samples.shape[0] == 0:
+    if not parts:
         raise VoiceError(f"The audio file {path.name} holds no sound: record a few seconds.")
-    # [N, C] -> [C, N]; mean over channels in float32 like torchaudio-loaded audio upstream.
-    wav = torch.from_numpy(np.ascontiguousarray(samples.T)).mean(dim=0, keepdim=True)
-    return wav, int(sample_rate)
+    wav = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+    return wav, sample_rate
 
 
 def load_audio(path: str | Path, target_sr: int) -> torch.Tensor:
@@ -189,6 +227,8 @@ def resample(wav: torch.Tensor, orig_sr: int, new_sr: int) -> torch.Tensor:
         raise ValueError(f"sample rates must be positive, got {orig_sr} and {new_sr}")
     if orig_sr == new_sr:
         return wav
+    if wav.shape[-1] == 0:  # no samples: none out (the reshapes below cannot size nothing)
+        return wav.new_zeros(*wav.shape[:-1], 0)
     common = math.gcd(int(orig_sr), int(new_sr))
     orig, new = int(orig_sr) // common, int(new_sr) // common
     lead = wav.shape[:-1]

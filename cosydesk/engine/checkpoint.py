@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import pickle
 import re
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -88,6 +89,24 @@ def check_archive(path: Path) -> None:
         )
 
 
+def _torch_load(path: Path) -> object:
+    """torch.load, weights only and memory-mapped, with what torch warns about logged only.
+
+    A damaged pickle can make torch warn about its own internals ("Defining your
+    `__torch_function__` as a plain method is deprecated") before it fails; that line on the
+    terminal would tell the person nothing that the sentence about the file does not.
+    """
+    import torch
+
+    with warnings.catch_warnings(record=True) as noted:
+        warnings.simplefilter("always")
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        finally:
+            for warning in noted:
+                log.debug("torch.load(%s) warned: %s", path, warning.message)
+
+
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a `torch.save(state_dict)` file as a dict of CPU tensors, executing nothing from it.
 
@@ -100,7 +119,7 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     check_archive(path)
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        loaded = _torch_load(path)
     except pickle.UnpicklingError as exc:
         target = _refused_global(str(exc))
         # A cut-off pickle also ends in a refused (truncated) torch name: call that damage.
@@ -117,15 +136,15 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise ModelFolderError(
             f"{_where(path)} is damaged or is not a PyTorch weight file ({exc}). {_AGAIN}"
         ) from None
-    except Exception as exc:
+    except Exception:
         # A damaged pickle makes torch's weights-only unpickler fail in any way its code can
         # (KeyError on a bad memo index, IndexError, struct.error, TypeError on a call with the
         # wrong arguments, AssertionError ...). Nothing has run from the file; all of them mean
         # the same thing to the person: the file is damaged.
+        # The exception's class names nothing a person can act on; the log keeps it.
         log.debug("torch.load(%s) failed", path, exc_info=True)
         raise ModelFolderError(
-            f"{_where(path)} is damaged: its weight table cannot be read "
-            f"({type(exc).__name__}). {_AGAIN}"
+            f"{_where(path)} is damaged: its weight table cannot be read. {_AGAIN}"
         ) from None
     if not isinstance(loaded, Mapping):
         raise ModelFolderError(

@@ -52,6 +52,22 @@ MAX_PROMPT_TOKENS = int(MAX_PROMPT_SECONDS * TOKENS_PER_SECOND) + 1
 _MAX_ARRAY_BYTES = 4 << 20
 
 
+def _check_rate(sample_rate: int, name: str) -> None:
+    if sample_rate < MIN_PROMPT_RATE:
+        raise VoiceError(
+            f"{name} is sampled at {sample_rate} Hz; voices need at least {MIN_PROMPT_RATE} Hz. "
+            "Record or export it at 16 kHz or more."
+        )
+
+
+def _too_long(name: str, seconds: float | None) -> VoiceError:
+    lasts = f"lasts {seconds:.1f} s" if seconds is not None else "lasts longer than its header says"
+    return VoiceError(
+        f"{name} {lasts}; voice clips may last at most {MAX_PROMPT_SECONDS:.0f} s. Trim it to a "
+        "few sentences (5-15 s works best)."
+    )
+
+
 def check_clip(wav: torch.Tensor, sample_rate: int, name: str = "The voice clip") -> None:
     """Raise VoiceError unless mono [1, N] audio can serve as a voice prompt.
 
@@ -59,20 +75,13 @@ def check_clip(wav: torch.Tensor, sample_rate: int, name: str = "The voice clip"
     long, finite (no NaN or infinite samples) and not silent. `name` starts each message (e.g.
     the file name).
     """
-    if sample_rate < MIN_PROMPT_RATE:
-        raise VoiceError(
-            f"{name} is sampled at {sample_rate} Hz; voices need at least {MIN_PROMPT_RATE} Hz. "
-            "Record or export it at 16 kHz or more."
-        )
+    _check_rate(sample_rate, name)
     samples = int(wav.shape[-1])
     if samples == 0:
         raise VoiceError(f"{name} holds no sound: record a few seconds of speech.")
     seconds = samples / sample_rate
     if seconds > MAX_PROMPT_SECONDS:
-        raise VoiceError(
-            f"{name} lasts {seconds:.1f} s; voice clips may last at most "
-            f"{MAX_PROMPT_SECONDS:.0f} s. Trim it to a few sentences (5-15 s works best)."
-        )
+        raise _too_long(name, seconds)
     if seconds < MIN_PROMPT_SECONDS:
         raise VoiceError(
             f"{name} lasts only {seconds:.2f} s, too short to capture a voice: "
@@ -89,9 +98,18 @@ def check_clip(wav: torch.Tensor, sample_rate: int, name: str = "The voice clip"
 
 
 def read_prompt_clip(path: str | Path) -> tuple[torch.Tensor, int]:
-    """Read a voice clip as mono float32 [1, N] at its own rate, after `check_clip` passed."""
-    wav, sample_rate = audio_features.read_audio(path)
-    check_clip(wav, sample_rate, name=f"The voice clip {Path(path).name}")
+    """Read a voice clip as mono float32 [1, N] at its own rate, after `check_clip` passed.
+
+    No more than MAX_PROMPT_SECONDS of the file is decoded, so a long file costs no more
+    memory than a clip that is just short enough.
+    """
+    name = f"The voice clip {Path(path).name}"
+    try:
+        wav, sample_rate = audio_features.read_audio(path, max_seconds=MAX_PROMPT_SECONDS)
+    except audio_features.AudioTooLong as long:
+        _check_rate(long.sample_rate, name)  # judged first, as check_clip does
+        raise _too_long(name, long.seconds) from None
+    check_clip(wav, sample_rate, name=name)
     return wav, sample_rate
 
 
@@ -282,6 +300,13 @@ class PromptFrontend:
         n = min(feat.shape[1] // self.token_mel_ratio, token.shape[1])
         if n == 0:
             raise VoiceError("The voice clip is too short to analyse: record a few seconds.")
+        if not (bool(feat.isfinite().all()) and bool(embedding.isfinite().all())):
+            # Samples of absurd size (1e18 and more: a damaged float file) overflow the
+            # spectra; a voice stored with such features would fail every request.
+            raise VoiceError(
+                "The voice clip cannot be analysed: its samples are far beyond full scale, so it "
+                "is damaged or not a recording. Export it again as a plain WAV or FLAC recording."
+            )
         return PromptFeatures(
             speech_token=token[:, :n].contiguous(),
             speech_feat=feat[:, : self.token_mel_ratio * n].contiguous(),

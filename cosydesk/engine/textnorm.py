@@ -279,8 +279,9 @@ def _number_words(engine: Any, digits: str) -> str:
 
     try:
         return str(engine.number_to_words(digits))
-    except (inflect.NumOutOfRangeError, inflect.BadNumValueError):
-        # Beyond decillions inflect gives up (upstream then fails): read the digits one by one.
+    except (inflect.NumOutOfRangeError, inflect.BadNumValueError, ValueError):
+        # Beyond decillions inflect gives up (upstream then fails), and past 4,300 digits
+        # Python refuses to convert the string at all: read the digits one by one.
         return " ".join(str(engine.number_to_words(d)) for d in digits)
 
 

@@ -190,6 +190,21 @@ class _Resolver:
         return [self.resolve(v) for v in value]
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What PyYAML found wrong, where, and the line it is on, as one line (its own text quotes
+    the lines around the fault over several lines)."""
+    problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["unreadable"])[0]
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return str(problem)
+    where = f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    text = mark.buffer if isinstance(mark.buffer, str) else ""
+    start = text.rfind("\n", 0, mark.pointer) + 1
+    end = text.find("\n", mark.pointer)
+    line = text[start : end if end >= 0 else len(text)].strip().rstrip("\0")
+    return f"{where}: {line[:80]!r}" if line else where
+
+
 def load_yaml(path: Path) -> dict[str, Any]:
     """Read `path` into a dict of plain values and `Tagged` records, with references resolved.
 
@@ -214,8 +229,8 @@ def load_yaml(path: Path) -> dict[str, Any]:
         ) from None
     except yaml.YAMLError as exc:
         raise ModelFolderError(
-            f"{path.name} in {path.parent} is not valid YAML ({exc}). Download the model "
-            "folder again."
+            f"{path.name} in {path.parent} is not valid YAML ({_yaml_problem(exc)}). Download "
+            "the model folder again."
         ) from None
     except (ValueError, OverflowError, TypeError) as exc:
         # Raised by the scalar constructors: a date such as 2001-02-30, an integer of

@@ -30,13 +30,17 @@ from cosydesk.server.speech import SpeechRequest, start_speech
 _CREATED = int(time.mktime((2025, 12, 1, 0, 0, 0, 0, 0, 0)))  # the model's release, roughly
 
 
+# What a request body must be; said when it is anything else.
+_BODY_SHAPE = (
+    'the body must be a JSON object such as {"input": "Hello.", "voice": "default"}, sent '
+    "with Content-Type: application/json"
+)
+
+
 def _field_errors(exc: RequestValidationError) -> str:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" or tuple(e.get("loc", ())) == ("body",) for e in errors):
-        return (
-            "the body must be a JSON object such as "
-            '{"input": "Hello.", "voice": "default"}, sent with Content-Type: application/json'
-        )
+        return _BODY_SHAPE
     parts = []
     for error in errors:
         where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
@@ -130,11 +134,13 @@ def create_app(service: SpeechService) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = {
+            # FastAPI's own words for a body its JSON reader gave up on (nested too deeply).
+            400: f"The request is not valid: {_BODY_SHAPE}.",
             404: f"There is nothing at {request.url.path}: see GET / for the endpoints.",
             405: f"{request.method} is not allowed on {request.url.path}: see GET / for the "
             "endpoints and their methods.",
         }
-        code = {404: "not_found", 405: "method_not_allowed"}
+        code = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
         return ApiError(
             exc.status_code,
             message.get(exc.status_code, public_text(str(exc.detail))),

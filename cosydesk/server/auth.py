@@ -73,7 +73,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 def _host_of(value: str) -> str:
     """The host part of a Host header ("127.0.0.1:8000", "[::1]:80", "localhost")."""
-    return urlsplit(f"//{value}").hostname or ""
+    return _hostname(f"//{value}")
+
+
+def _hostname(url: str) -> str:
+    """The host of `url`; "" when it has none or cannot be read ("http://[::1" has a bracket
+    that does not close: urlsplit raises), which no rule takes for this machine."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
 
 
 def key_matches(authorization: str | None, api_key: str) -> bool:
@@ -143,7 +152,7 @@ class AccessGuard:
             )
         origin = _header(scope, b"origin")
         # "null" too: any page can send it from a sandboxed frame.
-        if origin and not is_loopback(urlsplit(origin).hostname or ""):
+        if origin and not is_loopback(_hostname(origin)):
             return (
                 403,
                 "forbidden_origin",

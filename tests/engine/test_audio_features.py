@@ -248,3 +248,8 @@ def test_wav_without_samples_is_empty(tmp_path: Path) -> None:
     soundfile.write(path, np.zeros((0, 1), dtype=np.float32), 16000)
     with pytest.raises(VoiceError, match="holds no sound"):
         af.load_audio(path, 16000)
+
+
+def test_resampling_no_samples_gives_no_samples() -> None:
+    for rate in (16000, 22051, 44100):
+        assert af.resample(torch.zeros(2, 0), rate, 24000).shape == (2, 0)

@@ -274,3 +274,42 @@ def test_load_into_lets_go_of_the_file_without_a_garbage_collection(
         gc.enable()
     assert [line for line in maps if str(path) in line] == []
     assert torch.equal(module[0].weight, state["0.weight"])
+
+
+def _two_tensors_with_pickle(tmp_path: Path, old: bytes, new: bytes) -> Path:
+    """A weight file of two tensors whose pickle has `old` replaced by `new` (zip kept valid)."""
+    from tests.fuzz.mutators import replace_member
+
+    path = tmp_path / "flow.pt"
+    torch.save({"a": torch.zeros(2), "b": torch.zeros(2)}, path)
+    name = next(n for n in zipfile.ZipFile(path).namelist() if n.endswith("data.pkl"))
+    pickle = zipfile.ZipFile(path).read(name)
+    assert pickle.count(old) == 1
+    path.write_bytes(replace_member(path.read_bytes(), name, pickle.replace(old, new)))
+    return path
+
+
+def test_a_damaged_weight_table_is_a_sentence_without_exception_names(tmp_path: Path) -> None:
+    # The second tensor asks for memo 250, which the pickle never stored: torch's unpickler
+    # fails with a KeyError, which means nothing to the person reading the message.
+    path = _two_tensors_with_pickle(tmp_path, b"h\n)R", b"h\xfa)R")
+    with pytest.raises(ModelFolderError) as caught:
+        load_state_dict(path)
+    assert str(caught.value) == (
+        f"flow.pt in {tmp_path} is damaged: its weight table cannot be read. "
+        "Download the model folder again."
+    )
+
+
+def test_what_torch_warns_about_a_damaged_pickle_stays_out_of_sight(tmp_path: Path) -> None:
+    import warnings
+
+    # The second tensor's rebuild calls the first tensor instead of OrderedDict: torch warns
+    # about its own internals ("Defining your `__torch_function__` as a plain method ...")
+    # before it fails. The sentence says all a person can act on; the warning went to stderr.
+    path = _two_tensors_with_pickle(tmp_path, b"h\n)R", b"h\r)R")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ModelFolderError, match=r"flow\.pt in .* is damaged"):
+            load_state_dict(path)
+    assert [str(warning.message) for warning in caught] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -206,3 +207,65 @@ def test_feature_file_of_another_kind_is_a_voice_error(tmp_path: Path) -> None:
         PromptFeatures.load(path)
     with pytest.raises(VoiceError, match="missing"):
         PromptFeatures.load(tmp_path / "gone.npz")
+
+
+# A child process reads the clip with its address space capped at what it has once warm plus
+# this much: reading the whole file, as before, needs gigabytes for these clips and fails there
+# instead of taking the machine.
+READ_BUDGET_MB = 512
+_READ_PROBE = r"""
+import resource, sys
+import soundfile, torch  # loaded before the cap: what is measured is the reading
+from cosydesk.engine.frontend import read_prompt_clip
+vm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize:"))
+hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+resource.setrlimit(resource.RLIMIT_AS, (vm * 1024 + (int(sys.argv[2]) << 20), hard))
+try:
+    read_prompt_clip(sys.argv[1])
+except Exception as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+def _sparse_wav(path: Path, rate: int, channels: int, data_bytes: int) -> Path:
+    """A 16-bit WAV whose samples are a hole in the file: zeros, taking no disk space."""
+    import struct
+
+    block = 2 * channels
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * block, block, 16)
+    head = b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVEfmt " + struct.pack("<I", 16)
+    path.write_bytes(head + fmt + b"data" + struct.pack("<I", data_bytes))
+    os.truncate(path, 44 + data_bytes)
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads Linux's /proc")
+@pytest.mark.parametrize(
+    ("rate", "channels", "data_bytes", "said"),
+    [
+        # Hours of silence in a file of 44 bytes on disk (a FLAC of silence is as small).
+        (16000, 1, 2**32 - 64, "lasts 134217.7 s; voice clips may last at most 30 s"),
+        # 30 s of 64 channels: 737 MB of float32 samples before they were mixed down.
+        (96000, 64, 30 * 96000 * 64 * 2, "is silent"),
+    ],
+)
+def test_a_clip_is_read_in_bounded_memory_whatever_its_length_and_channels(
+    tmp_path: Path, rate: int, channels: int, data_bytes: int, said: str
+) -> None:
+    import subprocess
+    import sys
+
+    clip = _sparse_wav(tmp_path / "clip.wav", rate, channels, data_bytes)
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_PROBE, str(clip), str(READ_BUDGET_MB)],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(f"VoiceError The voice clip clip.wav {said}"), done.stdout

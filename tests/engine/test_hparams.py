@@ -18,7 +18,7 @@ from cosydesk.engine import hparams
 from cosydesk.engine.errors import ModelFolderError
 from cosydesk.engine.modelfolder import open_model_folder
 from cosydesk.engine.tinymodel import OFFICIAL, TINY, Dims, weight_shapes
-from tests.fuzz_mutators import linked_copy, replace_file
+from tests.fuzz.mutators import linked_copy, replace_file
 
 YAML = "cosyvoice3.yaml"
 QWEN = "CosyVoice-BlankEN/config.json"

@@ -17,8 +17,8 @@ from cosydesk.engine.modelfolder import (
     open_model_folder,
 )
 from cosydesk.engine.tinymodel import build_tiny_model
-from tests.fuzz_mutators import linked_copy
-from tests.fuzz_mutators import replace_file as replace
+from tests.fuzz.mutators import linked_copy
+from tests.fuzz.mutators import replace_file as replace
 
 
 @pytest.fixture(scope="module")

@@ -365,3 +365,10 @@ def test_the_first_number_spoken_parses_no_python_source() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0"
+
+
+def test_a_number_of_thousands_of_digits_is_read_digit_by_digit() -> None:
+    # Past 4,300 digits Python will not turn the string into an integer at all; a voice's
+    # transcript is normalised whole, so such a number reached inflect in one piece.
+    spoken = normalize("It costs " + "9" * 5000 + " dollars.", split=False)
+    assert spoken == ["It costs " + " ".join(["nine"] * 5000) + " dollars."]

@@ -388,3 +388,16 @@ def test_a_voice_appears_only_once_its_features_exist(
     assert [p.name for p in info.folder.glob("features-*.npz")] == [
         f"features-{engine.fingerprint}.npz"
     ]
+
+
+def test_a_clip_of_absurdly_large_samples_is_refused_not_added(
+    library, tmp_path: Path, engine: Engine
+) -> None:
+    # A damaged float WAV: finite samples of 1e30, far beyond any recording's full scale of 1.
+    # Its spectra overflow, so its features held NaN and every request with it failed.
+    t = np.arange(2 * SR) / SR
+    clip = tmp_path / "loud.wav"
+    soundfile.write(clip, (1e30 * np.sin(2 * np.pi * 130 * t)).astype(np.float32), SR, "FLOAT")
+    with pytest.raises(VoiceError, match="far beyond full scale"):
+        library.add("Loud", clip, "Words.", engine)
+    assert library.list() == []

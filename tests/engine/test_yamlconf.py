@@ -176,3 +176,14 @@ def test_missing_file_gives_a_message(tmp_path: Path) -> None:
 def test_plain_scalars_keep_their_yaml_types(tmp_path: Path) -> None:
     config = load_yaml(write(tmp_path, "a: 1e5\nb: 12\nc: 1e5x\nd: '1e-06'\ne: 2.5\nf: True\n"))
     assert config == {"a": 1e5, "b": 12, "c": "1e5x", "d": "1e-06", "e": 2.5, "f": True}
+
+
+def test_yaml_that_does_not_parse_is_one_line_saying_where(tmp_path: Path) -> None:
+    path = tmp_path / "cosyvoice3.yaml"
+    path.write_text("sample_rate: 24000\nllm: [1, 2\nflow: 3\n", encoding="utf-8")
+    with pytest.raises(ModelFolderError) as caught:
+        load_yaml(path)
+    assert str(caught.value) == (
+        f"cosyvoice3.yaml in {tmp_path} is not valid YAML (expected ',' or ']', but got ':' at "
+        "line 3, column 5: 'flow: 3'). Download the model folder again."
+    )

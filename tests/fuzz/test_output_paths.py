@@ -19,6 +19,7 @@ import socket
 import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,8 +30,10 @@ from cosydesk.audio.wavfile import WavWriter
 from tests.fuzz.output_paths import DEAD_PID, Node, OutputCase, output_case
 from tests.fuzz.sentence import assert_sentence
 
+GROUP = "output paths"
 SEEDS = range(6)
 CASES_PER_SEED = 300
+PLANNED = len(SEEDS) * CASES_PER_SEED
 AUDIO = (0.2 * np.sin(np.arange(480) / 8.0)).astype(np.float32)
 
 Snapshot = dict[str, tuple[object, ...]]
@@ -169,7 +172,7 @@ def _check(case: OutputCase, root: Path, label: str) -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="pipes, sockets and links")
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_save_ends_in_a_file_or_a_sentence_and_touches_nothing_else(
-    tmp_path: Path, seed: int
+    tmp_path: Path, seed: int, cases: Any
 ) -> None:
     for number in range(seed * CASES_PER_SEED, (seed + 1) * CASES_PER_SEED):
         case = output_case(random.Random(number))
@@ -177,3 +180,4 @@ def test_every_save_ends_in_a_file_or_a_sentence_and_touches_nothing_else(
         root.mkdir()
         _check(case, root, f"case {number}: {case.description}")
         shutil.rmtree(root)
+        cases()

@@ -15,6 +15,7 @@ import shutil
 import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,8 +23,10 @@ from cosydesk.config import OPTIONS, Settings, coerce
 from tests.fuzz.sentence import assert_sentence
 from tests.fuzz.settings_files import SettingsCase, settings_case
 
+GROUP = "settings files"
 SEEDS = range(8)
 CASES_PER_SEED = 300
+PLANNED = len(SEEDS) * CASES_PER_SEED
 
 
 def _place(case: SettingsCase, path: Path) -> None:
@@ -93,7 +96,7 @@ def _check(case: SettingsCase, folder: Path, label: str) -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="pipes and links")
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_settings_file_loads_with_sentences_and_loses_nothing(
-    tmp_path: Path, seed: int
+    tmp_path: Path, seed: int, cases: Any
 ) -> None:
     for number in range(seed * CASES_PER_SEED, (seed + 1) * CASES_PER_SEED):
         case = settings_case(random.Random(number))
@@ -101,3 +104,4 @@ def test_every_settings_file_loads_with_sentences_and_loses_nothing(
         folder.mkdir()
         _check(case, folder, f"case {number}: {case.description}")
         shutil.rmtree(folder)
+        cases()

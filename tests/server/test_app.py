@@ -188,6 +188,21 @@ def test_bad_requests_get_a_sentence_in_openai_shape(serve, body, status, words)
     assert error["type"] in ("invalid_request_error", "not_found_error")
 
 
+def test_a_body_nested_too_deeply_for_the_json_reader_gets_a_sentence(serve):
+    served = serve()
+    body = '{"input": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    response = httpx.post(
+        f"{served.api}/audio/speech",
+        content=body,
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["message"].startswith("The request is not valid: the body must be a JSON object")
+    assert error["message"].endswith(".") and error["type"] == "invalid_request_error"
+
+
 def test_openai_client_raises_its_own_errors_with_our_sentences(serve):
     served = serve(max_input_chars=32)
     with client(served) as oai:

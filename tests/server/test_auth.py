@@ -96,6 +96,9 @@ def test_with_a_key_every_request_is_checked(serve):
         ({"Origin": "https://evil.example"}, 403),
         ({"Origin": "null"}, 403),
         ({"Host": "evil.example:8000"}, 403),  # DNS rebinding
+        # Brackets that do not close: no address at all (these were answered with a 500).
+        ({"Host": "[::1"}, 403),
+        ({"Origin": "http://[::1"}, 403),
     ],
 )
 def test_without_a_key_only_this_machine_may_call(serve, headers, status):

@@ -8,8 +8,13 @@ checks that the result is a loaded model or one EngineError sentence, never anot
 * `mutate_archive(data, rng)`: a torch.save zip archive (llm.pt, flow.pt, hift.pt) with its
   structure damaged: bytes flipped in the pickle, a header or the central directory, a cut, a
   pickle that is valid zip content but altered (so the unpickler itself sees the damage).
+* `calling_pickle(data, rng)`: a torch archive whose pickle asks to call a Python function
+  (os.system, eval, ...) that would create `marker` if it ever ran.
 * `mutate_yaml(text, rng)`: cosyvoice3.yaml with one scalar value replaced by a hostile one.
 * `mutate_json(data, rng)`: a parsed JSON document (config.json) with one value replaced.
+* `damage_text(text, rng)`: bytes flipped, cut, repeated or inserted anywhere in a text file.
+* `hostile_yaml(text, rng)` / `hostile_json(rng)`: whole documents no configuration should be:
+  deep nesting, alias bombs, code tags, not a mapping.
 * `linked_copy(source, dest)`: a model folder made of symbolic links to `source`, so a test can
   replace any one file without copying the others.
 
@@ -175,6 +180,120 @@ def mutate_archive(data: bytes, rng: random.Random) -> bytes:
         member = rng.choice(_members(data))
         return flip_bytes(data, rng, member.header_offset, member.header_offset + 30)
     return flip_bytes(data, rng)
+
+
+# Functions a malicious pickle asks for, as (module, name, argument); each would create the
+# marker file (its path replaces MARKER) if it were ever called.
+MARKER = "@MARKER@"
+CALLS: tuple[tuple[str, str, str], ...] = (
+    ("posix", "system", f"touch {MARKER}"),
+    ("os", "system", f"touch {MARKER}"),
+    ("builtins", "eval", f"open('{MARKER}', 'w')"),
+    ("builtins", "exec", f"open('{MARKER}', 'w')"),
+    ("subprocess", "getoutput", f"touch {MARKER}"),
+    ("pathlib", "Path.touch", MARKER),
+    ("torch.serialization", "load", MARKER),
+    ("torch._utils", "_rebuild_tensor", MARKER),  # an allowed name, given the wrong arguments
+)
+
+
+def calling_pickle(data: bytes, rng: random.Random, marker: Path) -> bytes:
+    """`data` (a torch archive) with a pickle that calls one of CALLS with `marker`'s path:
+    alone, as the value of a weight, or after a valid prefix of the original pickle."""
+    module, name, argument = rng.choice(CALLS)
+    text = argument.replace(MARKER, str(marker)).encode()
+    call = (
+        b"c"
+        + module.encode()
+        + b"\n"
+        + name.encode()
+        + b"\n"
+        + b"X"
+        + len(text).to_bytes(4, "little")
+        + text
+        + b"\x85R"
+    )
+    shape = rng.randrange(3)
+    if shape == 0:
+        body = b"\x80\x02" + call + b"."
+    elif shape == 1:  # {"weight": call(...)}
+        body = b"\x80\x02}X\x06\x00\x00\x00weight" + call + b"s."
+    else:
+        pkl = next(m.filename for m in _members(data) if m.filename.endswith("data.pkl"))
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            original = archive.read(pkl)
+        cut = rng.randrange(2, max(3, len(original) // 2))
+        body = original[:cut] + call + b"."
+        return replace_member(data, pkl, body)
+    pkl = next(m.filename for m in _members(data) if m.filename.endswith("data.pkl"))
+    return replace_member(data, pkl, body)
+
+
+def damage_text(text: str, rng: random.Random) -> bytes:
+    """`text` as UTF-8 with 1 to 6 random edits: bits flipped, a cut, bytes inserted or a
+    stretch repeated, a NUL or a byte order mark put in."""
+    data = bytearray(text.encode("utf-8"))
+    for _ in range(rng.randint(1, 6)):
+        where = rng.randrange(len(data) + 1)
+        action = rng.randrange(6)
+        if action == 0 and data:
+            data[min(where, len(data) - 1)] ^= 1 << rng.randrange(8)
+        elif action == 1:
+            del data[where:]
+        elif action == 2:
+            data[where:where] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        elif action == 3:
+            data[where:where] = rng.choice([b"\x00", b"\xef\xbb\xbf", b"\t", b"\n  ", b":", b"- "])
+        elif data:
+            start = rng.randrange(len(data))
+            data[where:where] = data[start : start + rng.randint(1, 64)]
+    return bytes(data)
+
+
+def hostile_yaml(text: str, rng: random.Random) -> str:
+    """A whole hostile cosyvoice3.yaml: the original with something appended that must be
+    refused (a code tag, an alias bomb, deep nesting, a duplicated model node), or not a
+    mapping at all."""
+    depth = rng.choice([50, 500, 5000, 50_000])
+    bomb = "".join(f"l{i + 1}: &l{i + 1} [" + ", ".join([f"*l{i}"] * 9) + "]\n" for i in range(12))
+    extras = [
+        "evil: !!python/object/apply:os.system ['true']\n",
+        "evil: !new:os.system\n  command: 'true'\n",
+        "evil: !apply:builtins.exec ['1']\n",
+        "evil: !name:subprocess.run\n",
+        "evil: !ref <evil>\n",
+        "evil: !ref <sample_rate> ** 99999\n",
+        "evil: !ref __import__('os').system('true')\n",
+        "l0: &l0 [1, 2]\n" + bomb,
+        "deep: " + "[" * depth + "]" * depth + "\n",
+        "deep: " + "{a: " * depth + "1" + "}" * depth + "\n",
+        "llm: !new:cosyvoice.llm.llm.Qwen2LM\n  llm_input_size: 896\n",
+        "flow: !new:cosyvoice.flow.flow.CausalMaskedDiffWithXvec {}\n",
+        "hift: null\n",
+        "sample_rate: !ref <sample_rate>\n",
+    ]
+    choice = rng.randrange(len(extras) + 4)
+    if choice < len(extras):
+        return text + extras[choice]
+    return rng.choice(["", "---\n", "[1, 2, 3]\n", "just words\n", "a: b: c\n", "&a [*a]\n"])
+
+
+def hostile_json(rng: random.Random) -> str:
+    """A config.json no loader may choke on: deep nesting, huge numbers, not an object."""
+    depth = rng.choice([50, 1000, 100_000])
+    return rng.choice(
+        [
+            "[" * depth + "]" * depth,
+            '{"a": ' * depth + "1" + "}" * depth,
+            '{"hidden_size": ' + "9" * rng.choice([20, 4300, 5000]) + "}",
+            '{"hidden_size": 1e999, "num_hidden_layers": NaN}',
+            "[]",
+            "null",
+            '"config"',
+            "",
+            "\ufeff{}",
+        ]
+    )
 
 
 def mutate_yaml(text: str, rng: random.Random) -> str:
