@@ -1,6 +1,6 @@
 """Damaged model files end in a loaded model or one EngineError sentence naming the file.
 
-Seeded mutation runs (tests/fuzz_mutators.py) over the tiny model: byte flips, cuts and altered
+Seeded mutation runs (tests/fuzz/mutators.py) over the tiny model: byte flips, cuts and altered
 pickles in llm.pt, flow.pt and hift.pt, and hostile values in cosyvoice3.yaml and
 CosyVoice-BlankEN/config.json. No other exception may come out of the loaders (issue 11,
 item 9). A failure names its case number; the same seed replays it.
@@ -23,7 +23,7 @@ from cosydesk.engine.flow import FlowModel
 from cosydesk.engine.hift import HiFTGenerator
 from cosydesk.engine.llm import CosyVoice3LM
 from cosydesk.engine.modelfolder import ModelFolder, open_model_folder
-from tests.fuzz_mutators import (
+from tests.fuzz.mutators import (
     linked_copy,
     mutate_archive,
     mutate_json,
