@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -23,8 +24,10 @@ from PySide6.QtWidgets import QApplication
 from cosydesk.gui.controller import Controller
 from cosydesk.gui.icons import app_icon
 from cosydesk.gui.main_window import MainWindow
+from cosydesk.gui.memory import WindowMemory
 from cosydesk.gui.tray import Tray
 from cosydesk.runner import EngineFactory, load_engine
+from cosydesk.state import AppState
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,10 @@ class CosyDesk(QObject):
         self.controller = Controller(settings, self.library, engine_factory, tick_ms=tick_ms)
         self.tray = Tray(self)
         self.window = MainWindow(self.controller)
+        # Where the window was, its draft and the last voice, kept beside the settings.
+        self.state = AppState.load(Path(settings.path).parent)
+        self.memory = WindowMemory(self.window, self.state)
+        self.memory.restore()
         self.instance = instance
         self.hotkey_backend: Any = None
         self.hotkey_note = ""
@@ -109,6 +116,7 @@ class CosyDesk(QObject):
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Release the hotkey, hide the tray, stop the runner; False if it would not stop."""
+        self.memory.flush()
         self._release_hotkey()
         self._stop_api()
         self.tray.hide()
