@@ -83,7 +83,7 @@ class AppState:
         try:
             size = self.draft_path.stat().st_size
             if size > MAX_DRAFT_BYTES:
-                log.warning("The draft %s is too large to restore (%d bytes)", self.draft_path, size)
+                log.warning("The draft %s is too large to restore (%d B)", self.draft_path, size)
                 return ""
             return self.draft_path.read_bytes().decode("utf-8", "replace")
         except FileNotFoundError:
