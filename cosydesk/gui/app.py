@@ -190,6 +190,7 @@ class CosyDesk(QObject):
 
     def report_error(self, message: str) -> None:
         """Show `message` in the window when it is visible, else as a tray balloon."""
+        log.info("Telling the person: %s", message)
         if self.window.isVisible() or not self.tray.notify("cosydesk", message, warning=True):
             self.window.bring_forward()
             self.window.show_error(message)
@@ -328,6 +329,7 @@ class CosyDesk(QObject):
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cosydesk", add_help=False)
     parser.add_argument("--minimized", action="store_true")
+    parser.add_argument("--action")
     parser.add_argument("--verbose", "-v", action="store_true")
     args, _unknown = parser.parse_known_args(list(argv))
     return args
@@ -352,13 +354,14 @@ def _quit_on_signals(app: QApplication, desk: CosyDesk) -> None:
 def run_gui(argv: Sequence[str] | None = None) -> int:
     """Run the tray app until Quit; returns the exit status.
 
-    A second start does not open another app: it asks the running one to show its window.
-    `--minimized` starts in the tray without showing the window (the autostart entry uses it).
+    A second start does not open another app: it asks the running one to show its window, or
+    to do its `--action`. `--minimized` starts in the tray without showing the window (the
+    autostart entry uses it); `--action speak-clipboard` starts there too, then speaks.
     """
     from cosydesk import logs
     from cosydesk.config import Settings
     from cosydesk.gui.crash_dialog import CrashReporter
-    from cosydesk.gui.single_instance import SingleInstance
+    from cosydesk.gui.single_instance import MESSAGES, SingleInstance
 
     args = _parse(sys.argv[1:] if argv is None else argv)
     if QApplication.instance() is None:
@@ -387,16 +390,22 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     reporter = CrashReporter(log_file, app)
     logs.install_excepthook(reporter)
 
+    action = args.action if args.action in MESSAGES else None
     instance = SingleInstance(APP_ID)
     if not instance.try_primary():
-        instance.send("show")
-        print("cosydesk is already running: its window was brought forward.", file=sys.stderr)
+        # Another start won the race (a shortcut pressed twice while cosydesk starts).
+        instance.send(action or "show")
+        if action is None:
+            print("cosydesk is already running: its window was brought forward.", file=sys.stderr)
         return 0
 
     settings = Settings.load()
     desk = CosyDesk(settings, instance=instance)
     _quit_on_signals(app, desk)
-    desk.start(show_window=not args.minimized)
+    desk.start(show_window=not args.minimized and action in (None, "show"))
+    if action is not None:
+        # Once the event loop runs: the clipboard of another program is read through it.
+        QTimer.singleShot(0, lambda: desk.handle_message(action))
     log.info("cosydesk started; log file %s", log_file)
     code = 0 if desk.quitting else app.exec()  # a signal during start-up asked to quit
     # Quit must end the process within about 3 s: a model call that ignores cancellation (a
