@@ -91,6 +91,7 @@ class CosyDesk(QObject):
         window.voices_requested.connect(self.open_voices)
         window.quit_requested.connect(self.quit)
         window.hidden_to_tray.connect(self._on_hidden_to_tray)
+        window.status.choose_model_requested.connect(self.open_first_run)
         c.state_changed.connect(tray.set_state)
         c.error.connect(self.report_error)
         self._hotkey_pressed.connect(self.toggle_clipboard)
@@ -231,10 +232,14 @@ class CosyDesk(QObject):
         self.voices_dialog.show()
         self.voices_dialog.raise_()
 
+    @Slot()
     def open_first_run(self) -> None:
         from cosydesk.gui.first_run import FirstRunDialog
 
         self.window.bring_forward()
+        if self.first_run_dialog is not None and self.first_run_dialog.isVisible():
+            self.first_run_dialog.raise_()
+            return
         self.first_run_dialog = FirstRunDialog(self.settings, self.window)
         self.first_run_dialog.open()
 

@@ -306,11 +306,33 @@ class MainWindow(QMainWindow):
         self._last_dir = path.parent
         return path
 
+    def cannot_speak(self) -> str | None:
+        """Why speech cannot be made now (no model folder, no voice), as a sentence; else None."""
+        model_dir = self.controller.model_dir()
+        if model_dir is None:
+            return (
+                "No model is chosen yet: choose the model folder (Choose the model... in the "
+                "status bar) first."
+            )
+        if not model_dir.is_dir():
+            return (
+                f"The model folder {model_dir} is not there any more: choose it again in "
+                "Settings first."
+            )
+        if self.selected_voice() is None:  # the picker lists every voice of the library
+            return "There is no voice yet: add one with Manage voices... first."
+        return None
+
     @Slot()
     def save_as(self) -> None:
         text = self.text()
         if not text.strip():
             self.show_error("There is no text to save: type or paste some text first.")
+            return
+        # Asked before the file name: a name chosen for nothing is time lost.
+        problem = self.cannot_speak()
+        if problem is not None:
+            self.show_error(problem)
             return
         path = self.ask_save_path(text)
         if path is None:
