@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cosydesk.gui.a11y import accessible
 from cosydesk.gui.confirm import confirm
 from cosydesk.gui.editor import TextEditor
 from cosydesk.gui.follow import ReadingHighlighter
@@ -83,7 +84,13 @@ class MainWindow(QMainWindow):
         self.voice_combo = QComboBox()
         self.voice_combo.setMinimumWidth(220)
         self.voice_label.setBuddy(self.voice_combo)
-        self.manage_voices_button = QPushButton("Manage voices...")
+        accessible(self.voice_combo, "Voice", "The voice that reads the text aloud")
+        self.manage_voices_button = QPushButton("&Manage voices...")
+        accessible(
+            self.manage_voices_button,
+            "Manage voices",
+            "Add a voice from a clip or the microphone; rename or delete voices",
+        )
         self.manage_voices_button.clicked.connect(self.voices_requested)
         top.addWidget(self.voice_label)
         top.addWidget(self.voice_combo)
@@ -94,7 +101,12 @@ class MainWindow(QMainWindow):
         self.editor = TextEditor()
         self.editor.file_dropped.connect(self.load_text_file)
         self.editor.setPlaceholderText(PLACEHOLDER)
-        self.editor.setTabChangesFocus(True)
+        self.editor.setTabChangesFocus(True)  # Tab moves on to the buttons
+        accessible(
+            self.editor,
+            "Text to read",
+            "Type or paste the text to read aloud; Ctrl+Enter reads it, Ctrl+S saves it as WAV",
+        )
         layout.addWidget(self.editor, 1)
         self.highlighter = ReadingHighlighter(self.editor, self.controller)
         self.editor.textChanged.connect(self._forget_source_when_empty)
@@ -112,6 +124,14 @@ class MainWindow(QMainWindow):
         self.stop_button = QPushButton("S&top")
         self.stop_button.setToolTip("Stop speaking (Esc)")
         self.save_button = QPushButton("Save as &WAV...")
+        self.speak_button.setAccessibleDescription(
+            "Read the text aloud, or only the selection when there is one (Ctrl+Enter)"
+        )
+        self.pause_button.setAccessibleDescription("Pause the reading, or resume it (Ctrl+P)")
+        self.stop_button.setAccessibleDescription("Stop reading (Esc)")
+        self.save_button.setAccessibleDescription(
+            "Save the text, read aloud, as a WAV file (Ctrl+S)"
+        )
         self.speak_button.clicked.connect(self.speak)
         self.pause_button.clicked.connect(self.controller.toggle_pause)
         self.stop_button.clicked.connect(self.controller.stop)
@@ -148,13 +168,14 @@ class MainWindow(QMainWindow):
         file_menu.addAction(
             self._action("&Quit", self.quit_requested, QKeySequence.StandardKey.Quit)
         )
-        speech = bar.addMenu("&Speech")
+        # Alt+S is the Speak button's, Alt+T the Stop button's.
+        speech = bar.addMenu("Spee&ch")
         self.speak_action = self._action("&Speak", self.speak, "Ctrl+Return")
         self.pause_action = self._action("&Pause / Resume", self.controller.toggle_pause, "Ctrl+P")
         self.stop_action = self._action("S&top", self.controller.stop, "Esc")
         for action in (self.speak_action, self.pause_action, self.stop_action):
             speech.addAction(action)
-        tools = bar.addMenu("&Tools")
+        tools = bar.addMenu("T&ools")
         tools.addAction(self._action("&Voices...", self.voices_requested))
         tools.addAction(self._action("&Settings...", self.settings_requested, "Ctrl+,"))
         help_menu = bar.addMenu("&Help")

@@ -36,7 +36,7 @@ def test_first_run_choose_the_model_and_the_status_says_ready(
     app = make_app()
     app.start()
     started = app.started_at
-    dialog = app.wait_for("dialog", re.compile("choose the model"), timeout=30)
+    dialog = app.wait_for("dialog", re.compile("[Cc]hoose the model"), timeout=30)
     note("launch to first-run dialog, s", time.monotonic() - started)
     assert app.tray_icon() is not None  # the tray icon is there too
     field = app.wait_for("text", "Model folder:")
@@ -292,7 +292,7 @@ def test_quit_ends_the_process_within_3_s(
     elif model == "loading":
         app.wait_until(lambda: "load: " in app.log(), LOAD_S, "the model to start loading")
     if model == "none":
-        app.wait_for("dialog", re.compile("choose the model"))
+        app.wait_for("dialog", re.compile("[Cc]hoose the model"))
     if window == "open":
         app.wait_for("frame", "cosydesk")
     else:
