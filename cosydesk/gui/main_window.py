@@ -86,10 +86,8 @@ class MainWindow(QMainWindow):
         self.voice_label.setBuddy(self.voice_combo)
         accessible(self.voice_combo, "Voice", "The voice that reads the text aloud")
         self.manage_voices_button = QPushButton("&Manage voices...")
-        accessible(
-            self.manage_voices_button,
-            "Manage voices",
-            "Add a voice from a clip or the microphone; rename or delete voices",
+        self.manage_voices_button.setAccessibleDescription(
+            "Add a voice from a clip or the microphone; rename or delete voices"
         )
         self.manage_voices_button.clicked.connect(self.voices_requested)
         top.addWidget(self.voice_label)
