@@ -117,6 +117,7 @@ def test_a_long_status_message_does_not_widen_the_window(qtbot: QtBot, desk) -> 
     window = desk.window
     window.resize(640, 400)
     qtbot.waitUntil(lambda: window.width() == 640)
+    window.status.clearMessage()  # "No global hotkey" would hide the state while it shows
     long = "The model could not be loaded because " + "of a very long reason " * 40
     window.status.set_state("error", long)
     for _ in range(3):  # a window grows on the layout requests posted by the change
