@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--action",
         choices=ACTIONS,
-        help="send an action to the running cosydesk (bind it to a shortcut)",
+        help="send an action to the running cosydesk (bind it to a shortcut); show and "
+        "speak-clipboard start it when it is not running",
     )
     parser.add_argument("--verbose", "-v", action="store_true")
     parser.add_argument(
@@ -298,12 +299,22 @@ def cmd_download(folder: Path | None) -> int:
     return EXIT_OK
 
 
-def cmd_action(action: str) -> int:
+# Actions that start cosydesk when it is not running (and then are done by it); stopping or
+# pausing an app that does not run has nothing to do.
+STARTING_ACTIONS = ("show", "speak-clipboard")
+
+
+def cmd_action(action: str, argv: list[str]) -> int:
+    """Hand `action` to the running cosydesk; start it (which then does it) where it may."""
     from cosydesk.gui.single_instance import send_to_running
 
     if send_to_running(action):
         return EXIT_OK
-    print("cosydesk is not running: start it first (run `cosydesk`).", file=sys.stderr)
+    if action in STARTING_ACTIONS:
+        from cosydesk.gui.app import run_gui
+
+        return run_gui(argv)  # reads --action, and does it once it runs
+    print(f"cosydesk is not running, so there is nothing to {action}.", file=sys.stderr)
     return EXIT_ERROR
 
 
@@ -334,7 +345,7 @@ def _run_command(args: argparse.Namespace, argv: list[str]) -> int:
 
     try:
         if args.action:
-            return cmd_action(args.action)
+            return cmd_action(args.action, argv)
         if args.command == "say":
             return cmd_say(args)
         if args.command == "parity":

@@ -50,9 +50,14 @@ class AddVoiceDialog(QDialog):
         clip_label = QLabel("&Clip:")
         clip_label.setBuddy(self.file_edit)
         self.file_edit.setAccessibleName("Clip")
+        self.file_edit.setAccessibleDescription("The audio file of the voice, 5 to 15 seconds")
+        self.browse_button.setAccessibleDescription("Choose the audio clip in a file dialog")
+        self.name_edit.setAccessibleDescription("The name the voice is listed under")
         form.addRow(clip_label, row)
         self.transcript_edit = QPlainTextEdit()
         self.transcript_edit.setPlaceholderText("Exactly what the clip says")
+        self.transcript_edit.setAccessibleDescription("Exactly what the clip says")
+        self.transcript_edit.setTabChangesFocus(True)  # a transcript is one line of thought
         form.addRow("&Transcript:", self.transcript_edit)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -23,8 +24,10 @@ from PySide6.QtWidgets import QApplication
 from cosydesk.gui.controller import Controller
 from cosydesk.gui.icons import app_icon
 from cosydesk.gui.main_window import MainWindow
+from cosydesk.gui.memory import WindowMemory
 from cosydesk.gui.tray import Tray
 from cosydesk.runner import EngineFactory, load_engine
+from cosydesk.state import AppState
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,10 @@ class CosyDesk(QObject):
         self.controller = Controller(settings, self.library, engine_factory, tick_ms=tick_ms)
         self.tray = Tray(self)
         self.window = MainWindow(self.controller)
+        # Where the window was, its draft and the last voice, kept beside the settings.
+        self.state = AppState.load(Path(settings.path).parent)
+        self.memory = WindowMemory(self.window, self.state)
+        self.memory.restore()
         self.instance = instance
         self.hotkey_backend: Any = None
         self.hotkey_note = ""
@@ -84,6 +91,7 @@ class CosyDesk(QObject):
         window.voices_requested.connect(self.open_voices)
         window.quit_requested.connect(self.quit)
         window.hidden_to_tray.connect(self._on_hidden_to_tray)
+        window.status.choose_model_requested.connect(self.open_first_run)
         c.state_changed.connect(tray.set_state)
         c.error.connect(self.report_error)
         self._hotkey_pressed.connect(self.toggle_clipboard)
@@ -109,6 +117,7 @@ class CosyDesk(QObject):
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Release the hotkey, hide the tray, stop the runner; False if it would not stop."""
+        self.memory.flush()
         self._release_hotkey()
         self._stop_api()
         self.tray.hide()
@@ -182,6 +191,7 @@ class CosyDesk(QObject):
 
     def report_error(self, message: str) -> None:
         """Show `message` in the window when it is visible, else as a tray balloon."""
+        log.info("Telling the person: %s", message)
         if self.window.isVisible() or not self.tray.notify("cosydesk", message, warning=True):
             self.window.bring_forward()
             self.window.show_error(message)
@@ -222,10 +232,14 @@ class CosyDesk(QObject):
         self.voices_dialog.show()
         self.voices_dialog.raise_()
 
+    @Slot()
     def open_first_run(self) -> None:
         from cosydesk.gui.first_run import FirstRunDialog
 
         self.window.bring_forward()
+        if self.first_run_dialog is not None and self.first_run_dialog.isVisible():
+            self.first_run_dialog.raise_()
+            return
         self.first_run_dialog = FirstRunDialog(self.settings, self.window)
         self.first_run_dialog.open()
 
@@ -320,6 +334,7 @@ class CosyDesk(QObject):
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cosydesk", add_help=False)
     parser.add_argument("--minimized", action="store_true")
+    parser.add_argument("--action")
     parser.add_argument("--verbose", "-v", action="store_true")
     args, _unknown = parser.parse_known_args(list(argv))
     return args
@@ -344,13 +359,14 @@ def _quit_on_signals(app: QApplication, desk: CosyDesk) -> None:
 def run_gui(argv: Sequence[str] | None = None) -> int:
     """Run the tray app until Quit; returns the exit status.
 
-    A second start does not open another app: it asks the running one to show its window.
-    `--minimized` starts in the tray without showing the window (the autostart entry uses it).
+    A second start does not open another app: it asks the running one to show its window, or
+    to do its `--action`. `--minimized` starts in the tray without showing the window (the
+    autostart entry uses it); `--action speak-clipboard` starts there too, then speaks.
     """
     from cosydesk import logs
     from cosydesk.config import Settings
     from cosydesk.gui.crash_dialog import CrashReporter
-    from cosydesk.gui.single_instance import SingleInstance
+    from cosydesk.gui.single_instance import MESSAGES, SingleInstance
 
     args = _parse(sys.argv[1:] if argv is None else argv)
     if QApplication.instance() is None:
@@ -379,16 +395,22 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     reporter = CrashReporter(log_file, app)
     logs.install_excepthook(reporter)
 
+    action = args.action if args.action in MESSAGES else None
     instance = SingleInstance(APP_ID)
     if not instance.try_primary():
-        instance.send("show")
-        print("cosydesk is already running: its window was brought forward.", file=sys.stderr)
+        # Another start won the race (a shortcut pressed twice while cosydesk starts).
+        instance.send(action or "show")
+        if action is None:
+            print("cosydesk is already running: its window was brought forward.", file=sys.stderr)
         return 0
 
     settings = Settings.load()
     desk = CosyDesk(settings, instance=instance)
     _quit_on_signals(app, desk)
-    desk.start(show_window=not args.minimized)
+    desk.start(show_window=not args.minimized and action in (None, "show"))
+    if action is not None:
+        # Once the event loop runs: the clipboard of another program is read through it.
+        QTimer.singleShot(0, lambda: desk.handle_message(action))
     log.info("cosydesk started; log file %s", log_file)
     code = 0 if desk.quitting else app.exec()  # a signal during start-up asked to quit
     # Quit must end the process within about 3 s: a model call that ignores cancellation (a

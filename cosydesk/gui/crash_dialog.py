@@ -33,7 +33,7 @@ class CrashDialog(QDialog):
 
     def __init__(self, report: str, log_file: Path | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("cosydesk - unexpected error")
+        self.setWindowTitle("Unexpected error")
         self.resize(720, 480)
         layout = QVBoxLayout(self)
         headline = QLabel(
@@ -52,12 +52,15 @@ class CrashDialog(QDialog):
         layout.addWidget(self.log_label)
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
+        self.details.setAccessibleName("Error report")
+        self.details.setAccessibleDescription("What went wrong, and the recent lines of the log")
         self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         recent = "\n".join(logs.recent_lines(100))
         self.details.setPlainText(f"{report.rstrip()}\n\n--- recent log ---\n{recent}")
         layout.addWidget(self.details, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.copy_button = QPushButton("&Copy report")
+        self.copy_button.setAccessibleDescription("Copy the whole report to the clipboard")
         buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.copy_button.clicked.connect(self.copy_report)
         buttons.rejected.connect(self.reject)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from cosydesk.engine.errors import EngineError
+from cosydesk.gui.notice import Kind, Notice
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class FirstRunDialog(QDialog):
 
         super().__init__(parent)
         self.settings = settings
-        self.setWindowTitle("cosydesk - choose the model")
+        self.setWindowTitle("Choose the model")
         self.resize(640, 520)
         layout = QVBoxLayout(self)
         intro = QLabel(INTRO)
@@ -63,6 +64,8 @@ class FirstRunDialog(QDialog):
 
         self.help_text = QPlainTextEdit(describe_expected())
         self.help_text.setReadOnly(True)
+        self.help_text.setAccessibleName("What the model folder holds")
+        self.help_text.setAccessibleDescription("The files cosydesk expects in the model folder")
         layout.addWidget(self.help_text, 1)
 
         row = QHBoxLayout()
@@ -70,6 +73,7 @@ class FirstRunDialog(QDialog):
         self.path_edit.setPlaceholderText("For example ~/models/Fun-CosyVoice3-0.5B-2512")
         self.browse_button = QPushButton("&Browse...")
         self.browse_button.clicked.connect(self._browse)
+        self.browse_button.setAccessibleDescription("Choose the model folder in a file dialog")
         label = QLabel("Model &folder:")
         label.setBuddy(self.path_edit)
         row.addWidget(label)
@@ -94,8 +98,7 @@ class FirstRunDialog(QDialog):
         self._signals.progress.connect(self._on_download_progress)
         self._signals.finished.connect(self._on_download_finished)
 
-        self.result_label = QLabel()
-        self.result_label.setWordWrap(True)
+        self.result_label = Notice()
         layout.addWidget(self.result_label)
 
         self.buttons = QDialogButtonBox()
@@ -140,9 +143,8 @@ class FirstRunDialog(QDialog):
     def _show(self, valid: bool, message: str, *, error: bool = False) -> None:
         self.valid = valid
         self.ok_button.setEnabled(valid)
-        colour = "#b91c1c" if error else ("#15803d" if valid else "palette(text)")
-        self.result_label.setStyleSheet(f"color: {colour};")
-        self.result_label.setText(message)
+        kind = Kind.ERROR if error else (Kind.OK if valid else Kind.INFO)
+        self.result_label.show_message(message, kind)
 
     @Slot()
     def _browse(self) -> None:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cosydesk.gui.a11y import accessible
 from cosydesk.gui.confirm import confirm
 from cosydesk.gui.editor import TextEditor
 from cosydesk.gui.follow import ReadingHighlighter
@@ -83,7 +84,11 @@ class MainWindow(QMainWindow):
         self.voice_combo = QComboBox()
         self.voice_combo.setMinimumWidth(220)
         self.voice_label.setBuddy(self.voice_combo)
-        self.manage_voices_button = QPushButton("Manage voices...")
+        accessible(self.voice_combo, "Voice", "The voice that reads the text aloud")
+        self.manage_voices_button = QPushButton("&Manage voices...")
+        self.manage_voices_button.setAccessibleDescription(
+            "Add a voice from a clip or the microphone; rename or delete voices"
+        )
         self.manage_voices_button.clicked.connect(self.voices_requested)
         top.addWidget(self.voice_label)
         top.addWidget(self.voice_combo)
@@ -94,7 +99,12 @@ class MainWindow(QMainWindow):
         self.editor = TextEditor()
         self.editor.file_dropped.connect(self.load_text_file)
         self.editor.setPlaceholderText(PLACEHOLDER)
-        self.editor.setTabChangesFocus(True)
+        self.editor.setTabChangesFocus(True)  # Tab moves on to the buttons
+        accessible(
+            self.editor,
+            "Text to read",
+            "Type or paste the text to read aloud; Ctrl+Enter reads it, Ctrl+S saves it as WAV",
+        )
         layout.addWidget(self.editor, 1)
         self.highlighter = ReadingHighlighter(self.editor, self.controller)
         self.editor.textChanged.connect(self._forget_source_when_empty)
@@ -112,6 +122,14 @@ class MainWindow(QMainWindow):
         self.stop_button = QPushButton("S&top")
         self.stop_button.setToolTip("Stop speaking (Esc)")
         self.save_button = QPushButton("Save as &WAV...")
+        self.speak_button.setAccessibleDescription(
+            "Read the text aloud, or only the selection when there is one (Ctrl+Enter)"
+        )
+        self.pause_button.setAccessibleDescription("Pause the reading, or resume it (Ctrl+P)")
+        self.stop_button.setAccessibleDescription("Stop reading (Esc)")
+        self.save_button.setAccessibleDescription(
+            "Save the text, read aloud, as a WAV file (Ctrl+S)"
+        )
         self.speak_button.clicked.connect(self.speak)
         self.pause_button.clicked.connect(self.controller.toggle_pause)
         self.stop_button.clicked.connect(self.controller.stop)
@@ -148,13 +166,14 @@ class MainWindow(QMainWindow):
         file_menu.addAction(
             self._action("&Quit", self.quit_requested, QKeySequence.StandardKey.Quit)
         )
-        speech = bar.addMenu("&Speech")
+        # Alt+S is the Speak button's, Alt+T the Stop button's.
+        speech = bar.addMenu("Spee&ch")
         self.speak_action = self._action("&Speak", self.speak, "Ctrl+Return")
         self.pause_action = self._action("&Pause / Resume", self.controller.toggle_pause, "Ctrl+P")
         self.stop_action = self._action("S&top", self.controller.stop, "Esc")
         for action in (self.speak_action, self.pause_action, self.stop_action):
             speech.addAction(action)
-        tools = bar.addMenu("&Tools")
+        tools = bar.addMenu("T&ools")
         tools.addAction(self._action("&Voices...", self.voices_requested))
         tools.addAction(self._action("&Settings...", self.settings_requested, "Ctrl+,"))
         help_menu = bar.addMenu("&Help")
@@ -306,11 +325,33 @@ class MainWindow(QMainWindow):
         self._last_dir = path.parent
         return path
 
+    def cannot_speak(self) -> str | None:
+        """Why speech cannot be made now (no model folder, no voice), as a sentence; else None."""
+        model_dir = self.controller.model_dir()
+        if model_dir is None:
+            return (
+                "No model is chosen yet: choose the model folder (Choose the model... in the "
+                "status bar) first."
+            )
+        if not model_dir.is_dir():
+            return (
+                f"The model folder {model_dir} is not there any more: choose it again in "
+                "Settings first."
+            )
+        if self.selected_voice() is None:  # the picker lists every voice of the library
+            return "There is no voice yet: add one with Manage voices... first."
+        return None
+
     @Slot()
     def save_as(self) -> None:
         text = self.text()
         if not text.strip():
             self.show_error("There is no text to save: type or paste some text first.")
+            return
+        # Asked before the file name: a name chosen for nothing is time lost.
+        problem = self.cannot_speak()
+        if problem is not None:
+            self.show_error(problem)
             return
         path = self.ask_save_path(text)
         if path is None:

@@ -143,7 +143,12 @@ class RecordDialog(QDialog):
         self.sentence_edit.setFont(font)
         self.another_button = QPushButton("Another sentence")
         self.another_button.clicked.connect(self._another)
-        form.addRow("&Read this:", self.sentence_edit)
+        self.sentence_edit.setAccessibleDescription(
+            "The sentence to read aloud while recording; edit it to match what you said"
+        )
+        self.sentence_edit.setTabChangesFocus(True)
+        self.another_button.setAccessibleDescription("Show another sentence to read")
+        form.addRow("Read t&his:", self.sentence_edit)  # Alt+R is Record's
         another = QHBoxLayout()
         another.addWidget(self.another_button)
         another.addStretch(1)
@@ -154,9 +159,14 @@ class RecordDialog(QDialog):
         row = QHBoxLayout()
         self.record_button = QPushButton("&Record")
         self.record_button.clicked.connect(self.toggle_recording)
+        self.record_button.setAccessibleDescription(
+            "Start recording with the microphone; press again to stop"
+        )
+        self.name_edit.setAccessibleDescription("The name the voice is listed under")
         self.level_bar = QProgressBar()
         self.level_bar.setRange(0, 100)
         self.level_bar.setTextVisible(False)
+        self.level_bar.setAccessibleName("Microphone level")
         self.time_label = QLabel(f"0.0 s of {MAX_SECONDS:.0f} s")
         row.addWidget(self.record_button)
         row.addWidget(self.level_bar, 1)

@@ -1,4 +1,7 @@
-"""The settings dialog: every option, validated on Apply; environment overrides shown locked."""
+"""The settings dialog: every option, validated on Apply; environment overrides shown locked.
+
+Its pages are tabs, so that it fits a 768 px high screen at 150 % scaling (512 px).
+"""
 
 from __future__ import annotations
 
@@ -25,12 +28,15 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from cosydesk.autostart import Autostart, AutostartError
 from cosydesk.config import coerce, option
 from cosydesk.engine.errors import ConfigError, EngineError
+from cosydesk.gui.notice import Kind, Notice
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,16 @@ def _combo(name: str) -> QComboBox:
     for value, label in option(name).allowed:
         combo.addItem(label, value)
     return combo
+
+
+def _page(*groups: QWidget) -> QWidget:
+    """A tab page holding `groups` at its top."""
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    for group in groups:
+        layout.addWidget(group)
+    layout.addStretch(1)
+    return page
 
 
 class _Field:
@@ -65,21 +81,36 @@ class SettingsDialog(QDialog):
         parent: QWidget | None = None,
         *,
         hotkey_note: str = "",
+        autostart: Autostart | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings = settings
         self.library = library
-        self.setWindowTitle("cosydesk settings")
+        self.autostart = autostart or Autostart()
+        self.setWindowTitle("Settings")  # the desktop adds the app's name
         self.setMinimumWidth(560)
         self.fields: dict[str, _Field] = {}
         layout = QVBoxLayout(self)
-        layout.addWidget(self._model_group())
-        layout.addWidget(self._speech_group())
-        layout.addWidget(self._hotkey_group(hotkey_note))
-        layout.addWidget(self._api_group())
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b91c1c;")
+        self.tabs = QTabWidget()
+        pages = (
+            (_page(self._model_group()), "Model", "The model folder, quantisation and device"),
+            (_page(self._speech_group()), "Speech", "Default voice, speed and sound output"),
+            (
+                _page(self._hotkey_group(hotkey_note), self._login_group()),
+                "Desktop",
+                "The global hotkey, and starting at login",
+            ),
+            (_page(self._api_group()), "Speech API", "The local OpenAI-style speech API"),
+        )
+        for page, title, about in pages:
+            self.tabs.setTabToolTip(self.tabs.addTab(page, title), about)
+        for tabs in (self.tabs, self.tabs.tabBar()):
+            tabs.setAccessibleName("Settings pages")
+            tabs.setAccessibleDescription(
+                "Model, Speech, Desktop and Speech API settings; Ctrl+Tab moves to the next page"
+            )
+        layout.addWidget(self.tabs, 1)
+        self.error_label = Notice()
         self.error_label.hide()
         layout.addWidget(self.error_label)
         self.buttons = QDialogButtonBox(
@@ -97,6 +128,11 @@ class SettingsDialog(QDialog):
     def _add(self, form: QFormLayout, name: str, label: str, field: _Field) -> None:
         self.fields[name] = field
         field.widget.setToolTip(option(name).description)
+        # Named by its label (a combo box would otherwise be named by its current choice).
+        spoken = label.replace("&", "").rstrip(":")
+        if spoken:
+            field.widget.setAccessibleName(spoken)
+        field.widget.setAccessibleDescription(option(name).description)
         form.addRow(label, field.widget)
         note = QLabel()
         note.setWordWrap(True)
@@ -137,8 +173,11 @@ class SettingsDialog(QDialog):
         form = QFormLayout(box)
         folder = QLineEdit()
         folder.setPlaceholderText("The folder holding cosyvoice3.yaml")
-        browse = QPushButton("Browse...")
+        browse = QPushButton("&Browse...")
         browse.clicked.connect(self._browse_model)
+        browse.setAccessibleDescription("Choose the model folder in a file dialog")
+        folder.setAccessibleName("Model folder")
+        folder.setAccessibleDescription(option("model_dir").description)
         row = QWidget()
         row_layout = QHBoxLayout(row)
         row_layout.setContentsMargins(0, 0, 0, 0)
@@ -191,6 +230,7 @@ class SettingsDialog(QDialog):
         speed = self._number_field("speed", step=0.05, decimals=2, suffix=" x")
         self._add(form, "speed", "&Speed:", speed)
         stream = QCheckBox("Start playing before the whole text is rendered")
+        stream.setAccessibleName(stream.text())
         self._add(form, "stream", "Streaming:", _Field(stream, stream.isChecked, stream.setChecked))
         self._add(
             form,
@@ -222,7 +262,7 @@ class SettingsDialog(QDialog):
             output.setCurrentIndex(output.findData(value))
 
         self._add(
-            form, "output_device", "&Output device:", _Field(output, output.currentData, put_output)
+            form, "output_device", "Output d&evice:", _Field(output, output.currentData, put_output)
         )
         note = self.fields["output_device"].note
         if self.output_note and note is not None:
@@ -246,6 +286,8 @@ class SettingsDialog(QDialog):
             lambda v: edit.setKeySequence(QKeySequence(v)),
         )
         self._add(form, "hotkey", "Speak &clipboard:", field)
+        for inner in edit.findChildren(QLineEdit):  # where the keys are typed
+            inner.setAccessibleName("Speak clipboard hotkey")
         self.hotkey_note = QLabel(note)
         self.hotkey_note.setWordWrap(True)
         self.hotkey_note.setVisible(bool(note))
@@ -255,13 +297,25 @@ class SettingsDialog(QDialog):
     def _api_group(self) -> QGroupBox:
         box = QGroupBox("Local speech API")
         form = QFormLayout(box)
-        enabled = QCheckBox("Serve the OpenAI-style speech API on this computer")
+        enabled = QCheckBox("Serve the OpenAI-style speech &API on this computer")
+        enabled.setAccessibleName("Serve the speech API")
         self._add(form, "api_enabled", "", _Field(enabled, enabled.isChecked, enabled.setChecked))
-        self._add(form, "api_port", "P&ort:", self._number_field("api_port"))
+        self._add(form, "api_port", "Por&t:", self._number_field("api_port"))
         key = QLineEdit()
         key.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit)
         key.setPlaceholderText("No key: only this computer can connect")
         self._add(form, "api_key", "&Key:", _Field(key, key.text, key.setText))
+        return box
+
+    def _login_group(self) -> QGroupBox:
+        box = QGroupBox("Login")
+        layout = QVBoxLayout(box)
+        self.autostart_check = QCheckBox("Start cosydesk when I &log in")
+        self.autostart_check.setAccessibleName("Start cosydesk when I log in")
+        self.autostart_check.setAccessibleDescription(
+            f"Start cosydesk in the tray at login, through {self.autostart.path}"
+        )
+        layout.addWidget(self.autostart_check)
         return box
 
     # -- values -----------------------------------------------------------------------------
@@ -287,6 +341,7 @@ class SettingsDialog(QDialog):
                 value = self.settings.get(name)
                 self._show_error(str(exc))
             field.put(value)
+        self.autostart_check.setChecked(self.autostart.is_enabled())
 
     def _validate_model_dir(self, value: str) -> None:
         if not value or value == self.settings.get("model_dir"):
@@ -328,12 +383,19 @@ class SettingsDialog(QDialog):
                 "they apply until cosydesk quits."
             )
             return False
+        wanted = self.autostart_check.isChecked()
+        if wanted != self.autostart.is_enabled():
+            try:
+                self.autostart.set_enabled(wanted)
+            except AutostartError as exc:
+                self._show_error(str(exc))
+                return False
         self.error_label.hide()
         self.applied.emit()
         return True
 
     def _show_error(self, text: str) -> None:
-        self.error_label.setText(text)
+        self.error_label.show_message(text, Kind.ERROR)
         self.error_label.show()
 
     @Slot()

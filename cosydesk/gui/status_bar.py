@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFrame, QLabel, QProgressBar, QStatusBar, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QStatusBar,
+    QStyleOption,
+    QWidget,
+)
 
 from cosydesk.engine.types import EngineStatus
 
@@ -71,12 +82,58 @@ def _separator() -> QFrame:
     return line
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that shows what fits and ends in "..." instead of widening its window.
+
+    Its text (what screen readers read) and tooltip stay whole.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        hint.setWidth(40)
+        return hint
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        option = QStyleOption()
+        option.initFrom(self)
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(
+            self.text(), Qt.TextElideMode.ElideRight, rect.width()
+        )
+        self.style().drawItemText(
+            painter,
+            rect,
+            int(self.alignment()),
+            option.palette,
+            self.isEnabled(),
+            shown,
+            self.foregroundRole(),
+        )
+
+
 class StatusBar(QStatusBar):
-    """Shows the app state on the left; quantisation and GPU memory as permanent fields."""
+    """Shows the app state on the left; quantisation and GPU memory as permanent fields.
+
+    While no model folder is chosen it offers "Choose the model..." right there.
+    """
+
+    choose_model_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state_label = QLabel("Starting...")
+        self.state_label = ElidedLabel("Starting...")
+        self.choose_model_button = QPushButton("Choose the mo&del...")
+        self.choose_model_button.setAccessibleDescription(
+            "Choose the CosyVoice3 model folder, or download it"
+        )
+        self.choose_model_button.clicked.connect(self.choose_model_requested)
+        self.choose_model_button.hide()
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setMaximumWidth(140)
@@ -85,6 +142,7 @@ class StatusBar(QStatusBar):
         self.quant_label = QLabel("Quantisation: -")
         self.memory_label = QLabel("GPU: model not loaded")
         self.addWidget(self.state_label, 1)
+        self.addWidget(self.choose_model_button)
         self.addWidget(self.progress)
         self.addPermanentWidget(_separator())
         self.addPermanentWidget(self.quant_label)
@@ -96,6 +154,7 @@ class StatusBar(QStatusBar):
         self.state_label.setText(detail or state)
         self.state_label.setToolTip(detail)
         self.state_label.setProperty("state", state)
+        self.choose_model_button.setVisible(state == "no-model")
         if state != "loading":
             self.progress.hide()
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from cosydesk.engine.errors import EngineError
+from cosydesk.gui.a11y import accessible
 from cosydesk.gui.add_voice_dialog import AddVoiceDialog
 from cosydesk.gui.confirm import confirm
 from cosydesk.gui.record_dialog import RecordDialog
@@ -50,7 +51,9 @@ class VoicesDialog(QDialog):
         # Jobs adding a voice: job id -> (name, temporary recording to remove afterwards).
         self._adding: dict[int, tuple[str, Path | None]] = {}
 
-        self.list = QListWidget()
+        self.list = accessible(
+            QListWidget(), "Voices", "The voices in the library; the default voice is in bold"
+        )
         self.list.currentItemChanged.connect(self._on_current)
         self.details = QLabel()
         self.details.setWordWrap(True)
@@ -63,10 +66,21 @@ class VoicesDialog(QDialog):
         self.record_button = QPushButton("&Record...")
         self.rename_button = QPushButton("Re&name...")
         self.delete_button = QPushButton("&Delete")
-        self.default_button = QPushButton("Use as &default")
+        self.default_button = QPushButton("Use as de&fault")  # Alt+D is Delete's
         self.try_button = QPushButton("&Try it")
         self.try_button.setToolTip("Hear the selected voice read a short sentence")
         self.close_button = QPushButton("Close")
+        for button, description in (
+            (self.cancel_button, "Stop adding the voice"),
+            (self.add_button, "Add a voice from an audio clip and what it says"),
+            (self.record_button, "Record a voice with the microphone"),
+            (self.rename_button, "Give the selected voice another name"),
+            (self.delete_button, "Delete the selected voice and its clip"),
+            (self.default_button, "Read with the selected voice when no other is picked"),
+            (self.try_button, "Hear the selected voice read a short sentence"),
+            (self.close_button, "Close the voices window"),
+        ):
+            button.setAccessibleDescription(description)
         self.add_button.clicked.connect(self.add_from_file)
         self.record_button.clicked.connect(self.record)
         self.rename_button.clicked.connect(self.rename_selected)

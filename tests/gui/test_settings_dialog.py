@@ -106,6 +106,7 @@ def test_without_wetext_the_reading_choice_says_how_to_install_it(
 ) -> None:
     monkeypatch.setitem(sys.modules, "wetext", None)  # find_spec sees it as absent
     dialog = _dialog(qtbot, settings)
+    dialog.tabs.setCurrentIndex(1)  # the Speech page
     note = dialog.fields["text_normalization"].note
     assert note is not None and note.isVisible() and "pip install wetext" in note.text()
 
@@ -201,5 +202,6 @@ def test_without_a_sound_system_the_output_note_says_why(
 
     monkeypatch.setattr(playback, "list_output_devices", no_portaudio)
     dialog = _dialog(qtbot, settings)
+    dialog.tabs.setCurrentIndex(1)  # the Speech page
     note = dialog.fields["output_device"].note
     assert note is not None and note.isVisible() and "PortAudio is missing" in note.text()
