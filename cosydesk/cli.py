@@ -269,7 +269,7 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 def cmd_download(folder: Path | None) -> int:
     """Fetch the model folder; the settings point at it when they name no model yet."""
-    from cosydesk.config import Settings, default_model_dir
+    from cosydesk.config import Settings, default_model_dir, starter_voices_dir
     from cosydesk.download import ModelDownload
 
     dest = folder or default_model_dir()
@@ -285,8 +285,11 @@ def cmd_download(folder: Path | None) -> int:
                 flush=True,
             )
 
-    ModelDownload(dest).run(progress)
+    download = ModelDownload(dest, starter_dir=starter_voices_dir())
+    download.run(progress)
     print(f"The model is in {dest}", file=sys.stderr)
+    for note in download.notes:
+        print(note, file=sys.stderr)
     try:
         settings = Settings.load()
         if not settings.get("model_dir"):

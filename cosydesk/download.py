@@ -81,8 +81,13 @@ class ModelDownload:
         endpoint: str | None = None,
         repo: str = MODEL_ID,
         revision: str = "main",
+        starter_dir: Path | None = None,
     ) -> None:
         self.dest = Path(dest)
+        # Where the starter voices' clips go once the model is complete (None: not fetched),
+        # and one sentence per clip that could not be fetched (the download succeeds anyway).
+        self.starter_dir = starter_dir
+        self.notes: list[str] = []
         # Read here rather than left to huggingface_hub, which reads HF_ENDPOINT once at import.
         self.endpoint = (endpoint or endpoint_from_env()).rstrip("/")
         self.repo = repo
@@ -124,7 +129,8 @@ class ModelDownload:
         progress: DownloadProgress | None = None,
         cancel: threading.Event | None = None,
     ) -> Path:
-        """Fetch every planned file; returns the folder. Raises DownloadError, Cancelled.
+        """Fetch every planned file, then the starter voices; returns the folder. Raises
+        DownloadError, Cancelled; a starter voice that cannot be fetched only adds to `notes`.
 
         Safe to run again after a failure or a cancel: the files that arrived are kept.
         """
@@ -155,6 +161,11 @@ class ModelDownload:
             report(0)
             self._fetch(commit, remote, report, cancel)
             done += remote.size
+        if self.starter_dir is not None:
+            from cosydesk.starter_voices import fetch_starter_voices
+
+            say(total, "Fetching the starter voice")
+            self.notes = fetch_starter_voices(self.starter_dir, cancel=cancel)
         say(total, "Downloaded")
         return self.dest
 
