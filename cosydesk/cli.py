@@ -1,4 +1,5 @@
-"""The `cosydesk` command: the tray app by default, plus `say`, `bench`, `parity` and `serve`.
+"""The `cosydesk` command: the tray app by default, plus `say`, `voices`, `bench`, `parity`,
+`download` and `serve`.
 
 Exit codes: 0 done, 1 error (with a sentence on stderr), 2 bad usage, 130 interrupted.
 """
@@ -126,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to put it (default: the models folder under cosydesk's data folder)",
     )
 
+    from cosydesk.cli_voices import add_parser as add_voices_parser
+
+    add_voices_parser(sub, _add_model_options)
+
     serve = sub.add_parser("serve", help="serve an OpenAI-style speech API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=option("api_port").default)
@@ -221,11 +226,13 @@ def cmd_say(args: argparse.Namespace) -> int:
         read_prompt_clip(args.prompt_wav)  # missing, unreadable, silent or too long: say so now
     library = None
     if args.voice:
+        from cosydesk.cli_voices import unknown_voice
         from cosydesk.config import voices_dir
         from cosydesk.engine.voices import VoiceLibrary
 
         library = VoiceLibrary(voices_dir())
-        library.info(args.voice)  # an unknown name fails here, not after loading the model
+        if args.voice not in library:  # an unknown name fails here, not after loading the model
+            raise unknown_voice(args.voice)
     engine = Engine.load(_model_dir(args), _options(args), progress=_progress)
     status = engine.status()
     asked = ""
@@ -301,6 +308,13 @@ def cmd_download(folder: Path | None) -> int:
     return EXIT_OK
 
 
+def _load_for_voice(args: argparse.Namespace) -> Any:
+    """The engine for `voices add --prepare`, loaded as `say` loads it."""
+    from cosydesk.engine.engine import Engine
+
+    return Engine.load(_model_dir(args), _options(args), progress=_progress)
+
+
 def cmd_action(action: str) -> int:
     from cosydesk.gui.single_instance import send_to_running
 
@@ -350,6 +364,10 @@ def _run_command(args: argparse.Namespace, argv: list[str]) -> int:
             return run_bench(args)
         if args.command == "download":
             return cmd_download(args.folder)
+        if args.command == "voices":
+            from cosydesk.cli_voices import cmd_voices
+
+            return cmd_voices(args, _load_for_voice)
         if args.command == "serve":
             from cosydesk.server import run_server
 
