@@ -162,7 +162,9 @@ class VoicesDialog(QDialog):
 
     @Slot()
     def record(self) -> None:
-        dialog = RecordDialog(self)
+        dialog = RecordDialog(
+            self, output_device=str(self.settings.effective("output_device") or "")
+        )
 
         def done() -> None:
             if dialog.recording_path is not None:
