@@ -59,6 +59,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.sample_rate = 0
+        self.device_name = ""
         self.level = 0.0  # peak of the latest block, 0..1, for the level meter
         self._blocks: list[np.ndarray] = []
         self._frames = 0
@@ -91,6 +92,7 @@ class Recorder:
             ) from exc
         try:
             info = sounddevice.query_devices(kind="input")
+            self.device_name = str(info.get("name", ""))
             self.sample_rate = int(info["default_samplerate"])
             self._blocks, self._frames, self._clip = [], 0, None
             stream = sounddevice.InputStream(
@@ -128,6 +130,19 @@ class Recorder:
             stream.close()
         except Exception:
             log.exception("The microphone did not close cleanly")
+        log.info(
+            "Recorded %.1f s at %d Hz from %r, peak %.4f",
+            self.seconds,
+            self.sample_rate,
+            self.device_name,
+            self.peak,
+        )
+
+    @property
+    def peak(self) -> float:
+        """The loudest sample of the recording, 0..1."""
+        audio = self.audio()
+        return float(np.abs(audio).max()) if audio.size else 0.0
 
     def audio(self) -> np.ndarray:
         with self._lock:
@@ -261,7 +276,7 @@ class RecordDialog(QDialog):
             self.message_label.setText(str(exc))
             return
         self.message_label.setText("Recording... read the sentence now.")
-        self.record_button.setText("&Stop")
+        self.record_button.setText("S&top")  # Alt+S is Save
         self.record_button.setEnabled(False)  # until MIN_SECONDS are in
         self.listen_button.setEnabled(False)
         self.sentence_edit.setReadOnly(True)
@@ -280,6 +295,11 @@ class RecordDialog(QDialog):
             self.message_label.setText(
                 f"The microphone stopped after {seconds:.1f} s: check it and record again "
                 f"(at least {MIN_SECONDS:.0f} seconds)."
+            )
+        elif self.silent:
+            self.message_label.setText(
+                "Nothing was heard: the microphone may be muted or turned down, or another "
+                "input is chosen in the system's sound settings. Check it and record again."
             )
         else:
             self.message_label.setText(
@@ -344,9 +364,17 @@ class RecordDialog(QDialog):
         choices = [s for s in SENTENCES if s != self.transcript()]
         self.sentence_edit.setPlainText(random.choice(choices))
 
+    @property
+    def silent(self) -> bool:
+        """Whether the recording is too quiet for the library to take it as a voice."""
+        from cosydesk.engine.frontend import SILENCE_PEAK
+
+        return self.recorder.peak < SILENCE_PEAK
+
     @Slot()
     def _update(self) -> None:
         has_audio = not self.recorder.recording and self.recorder.seconds >= MIN_SECONDS
+        has_audio = has_audio and not self.silent
         self.ok_button.setEnabled(has_audio and bool(self.name() and self.transcript()))
 
     def accept(self) -> None:

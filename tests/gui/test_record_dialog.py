@@ -93,7 +93,7 @@ def test_record_then_save_writes_a_24khz_clip_and_keeps_the_sentence(
     qtbot: QtBot, dialog: RecordDialog, mic: FakeMicrophone
 ) -> None:
     qtbot.mouseClick(dialog.record_button, Qt.MouseButton.LeftButton)
-    assert dialog.record_button.text() == "&Stop" and dialog.sentence_edit.isReadOnly()
+    assert dialog.record_button.text() == "S&top" and dialog.sentence_edit.isReadOnly()
     mic.inputs[-1].deliver(6.0)
     qtbot.waitUntil(dialog.record_button.isEnabled, timeout=3000)
     qtbot.mouseClick(dialog.record_button, Qt.MouseButton.LeftButton)
@@ -171,6 +171,20 @@ def test_the_microphone_going_away_mid_recording_is_said(
     qtbot.waitUntil(lambda: not dialog.recorder.recording, timeout=3000)
     assert "The microphone stopped after 2.0 s" in dialog.message_label.text()
     assert dialog.record_button.isEnabled() and not dialog.ok_button.isEnabled()
+
+
+def test_a_silent_recording_is_said_at_once_and_cannot_be_saved(
+    qtbot: QtBot, dialog: RecordDialog, mic: FakeMicrophone
+) -> None:
+    qtbot.mouseClick(dialog.record_button, Qt.MouseButton.LeftButton)
+    stream = mic.inputs[-1]
+    for _ in range(60):  # 6 s of a muted microphone
+        stream.callback(np.zeros((4800, 1), np.float32), 4800, None, 0)
+    qtbot.waitUntil(dialog.record_button.isEnabled, timeout=3000)
+    qtbot.mouseClick(dialog.record_button, Qt.MouseButton.LeftButton)
+    assert "Nothing was heard" in dialog.message_label.text()
+    qtbot.keyClicks(dialog.name_edit, "Muted")
+    assert not dialog.ok_button.isEnabled()
 
 
 def test_without_a_microphone_it_says_what_to_do(
