@@ -72,6 +72,8 @@ def readme_site(tmp_path: Path) -> Path:
     assert "pytest" in modules and "cosydesk" not in modules
     site = Path(str(metadata.distribution("numpy").locate_file("")))
     farm = tmp_path / "site-packages"
+    if farm.is_dir():  # made by an earlier run of the same test
+        return farm
     farm.mkdir()
     for entry in site.iterdir():
         name = entry.name
