@@ -275,7 +275,8 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 
 def cmd_download(folder: Path | None) -> int:
-    """Fetch the model folder; the settings point at it when they name no model yet."""
+    """Fetch the model folder, then the starter voice (a note if it cannot be had); the
+    settings point at the folder when they name no model yet."""
     from cosydesk.config import Settings, default_model_dir, starter_voices_dir
     from cosydesk.download import ModelDownload
 

@@ -11,7 +11,9 @@ model file; cosydesk then checks it against the hash the hub publishes for it.
 A file already in the folder is kept when it is the hub's file (same hash); one that differs is
 never replaced: the download stops and says so. After a cancel or a failure the files that
 arrived stay; the file that was under way starts again next time (huggingface_hub keeps no
-partial file between runs). Qt-free: the CLI and the first-run dialog both drive `ModelDownload`.
+partial file between runs). Given a `starter_dir`, the starter voice's clip follows the model (see
+`cosydesk.starter_voices`); that it cannot be fetched is a note, not a failure. Qt-free: the CLI
+and the first-run dialog both drive `ModelDownload`.
 """
 
 from __future__ import annotations
