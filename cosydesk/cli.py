@@ -1,4 +1,5 @@
-"""The `cosydesk` command: the tray app by default, plus `say`, `bench`, `parity` and `serve`.
+"""The `cosydesk` command: the tray app by default, plus `say`, `voices`, `bench`, `parity`,
+`download` and `serve`.
 
 Exit codes: 0 done, 1 error (with a sentence on stderr), 2 bad usage, 130 interrupted.
 """
@@ -127,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to put it (default: the models folder under cosydesk's data folder)",
     )
 
+    from cosydesk.cli_voices import add_parser as add_voices_parser
+
+    add_voices_parser(sub, _add_model_options)
+
     serve = sub.add_parser("serve", help="serve an OpenAI-style speech API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=option("api_port").default)
@@ -222,11 +227,13 @@ def cmd_say(args: argparse.Namespace) -> int:
         read_prompt_clip(args.prompt_wav)  # missing, unreadable, silent or too long: say so now
     library = None
     if args.voice:
+        from cosydesk.cli_voices import unknown_voice
         from cosydesk.config import voices_dir
         from cosydesk.engine.voices import VoiceLibrary
 
         library = VoiceLibrary(voices_dir())
-        library.info(args.voice)  # an unknown name fails here, not after loading the model
+        if args.voice not in library:  # an unknown name fails here, not after loading the model
+            raise unknown_voice(args.voice)
     engine = Engine.load(_model_dir(args), _options(args), progress=_progress)
     status = engine.status()
     asked = ""
@@ -269,8 +276,9 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 
 def cmd_download(folder: Path | None) -> int:
-    """Fetch the model folder; the settings point at it when they name no model yet."""
-    from cosydesk.config import Settings, default_model_dir
+    """Fetch the model folder, then the starter voice (a note if it cannot be had); the
+    settings point at the folder when they name no model yet."""
+    from cosydesk.config import Settings, default_model_dir, starter_voices_dir
     from cosydesk.download import ModelDownload
 
     dest = folder or default_model_dir()
@@ -286,8 +294,11 @@ def cmd_download(folder: Path | None) -> int:
                 flush=True,
             )
 
-    ModelDownload(dest).run(progress)
+    download = ModelDownload(dest, starter_dir=starter_voices_dir())
+    download.run(progress)
     print(f"The model is in {dest}", file=sys.stderr)
+    for note in download.notes:
+        print(note, file=sys.stderr)
     try:
         settings = Settings.load()
         if not settings.get("model_dir"):
@@ -297,6 +308,13 @@ def cmd_download(folder: Path | None) -> int:
     except OSError as exc:
         print(f"Could not save the settings ({exc}); pass --model {dest}.", file=sys.stderr)
     return EXIT_OK
+
+
+def _load_for_voice(args: argparse.Namespace) -> Any:
+    """The engine for `voices add --prepare`, loaded as `say` loads it."""
+    from cosydesk.engine.engine import Engine
+
+    return Engine.load(_model_dir(args), _options(args), progress=_progress)
 
 
 # Actions that start cosydesk when it is not running (and then are done by it); stopping or
@@ -358,6 +376,10 @@ def _run_command(args: argparse.Namespace, argv: list[str]) -> int:
             return run_bench(args)
         if args.command == "download":
             return cmd_download(args.folder)
+        if args.command == "voices":
+            from cosydesk.cli_voices import cmd_voices
+
+            return cmd_voices(args, _load_for_voice)
         if args.command == "serve":
             from cosydesk.server import run_server
 

@@ -243,6 +243,11 @@ def voices_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return data_dir(environ) / "voices"
 
 
+def starter_voices_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the model download puts the starter voices' clips, inside the data folder."""
+    return data_dir(environ) / "starter-voices"
+
+
 # -- migrations -------------------------------------------------------------------------------
 
 

@@ -11,7 +11,9 @@ model file; cosydesk then checks it against the hash the hub publishes for it.
 A file already in the folder is kept when it is the hub's file (same hash); one that differs is
 never replaced: the download stops and says so. After a cancel or a failure the files that
 arrived stay; the file that was under way starts again next time (huggingface_hub keeps no
-partial file between runs). Qt-free: the CLI and the first-run dialog both drive `ModelDownload`.
+partial file between runs). Given a `starter_dir`, the starter voice's clip follows the model (see
+`cosydesk.starter_voices`); that it cannot be fetched is a note, not a failure. Qt-free: the CLI
+and the first-run dialog both drive `ModelDownload`.
 """
 
 from __future__ import annotations
@@ -81,8 +83,13 @@ class ModelDownload:
         endpoint: str | None = None,
         repo: str = MODEL_ID,
         revision: str = "main",
+        starter_dir: Path | None = None,
     ) -> None:
         self.dest = Path(dest)
+        # Where the starter voices' clips go once the model is complete (None: not fetched),
+        # and one sentence per clip that could not be fetched (the download succeeds anyway).
+        self.starter_dir = starter_dir
+        self.notes: list[str] = []
         # Read here rather than left to huggingface_hub, which reads HF_ENDPOINT once at import.
         self.endpoint = (endpoint or endpoint_from_env()).rstrip("/")
         self.repo = repo
@@ -124,7 +131,8 @@ class ModelDownload:
         progress: DownloadProgress | None = None,
         cancel: threading.Event | None = None,
     ) -> Path:
-        """Fetch every planned file; returns the folder. Raises DownloadError, Cancelled.
+        """Fetch every planned file, then the starter voices; returns the folder. Raises
+        DownloadError, Cancelled; a starter voice that cannot be fetched only adds to `notes`.
 
         Safe to run again after a failure or a cancel: the files that arrived are kept.
         """
@@ -155,6 +163,11 @@ class ModelDownload:
             report(0)
             self._fetch(commit, remote, report, cancel)
             done += remote.size
+        if self.starter_dir is not None:
+            from cosydesk.starter_voices import fetch_starter_voices
+
+            say(total, "Fetching the starter voice")
+            self.notes = fetch_starter_voices(self.starter_dir, cancel=cancel)
         say(total, "Downloaded")
         return self.dest
 

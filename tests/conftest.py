@@ -68,6 +68,10 @@ def _private_dirs(
     monkeypatch.setenv("COSYDESK_NO_CRASH_DIALOG", "1")
     for name in ("QUANTIZATION_ENABLED", "QUANTIZATION_BITS", "COSYDESK_MODEL_DIR"):
         monkeypatch.delenv(name, raising=False)
+    # No test fetches the starter voice from GitHub: the model downloads find nobody there.
+    from tests.fake_hub import unreachable_endpoint
+
+    monkeypatch.setenv("COSYDESK_STARTER_VOICES_URL", unreachable_endpoint())
 
 
 @pytest.fixture
@@ -135,4 +139,22 @@ def hub(tiny_model: Path, tmp_path: Path) -> Iterator:
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_bytes(b"not needed " * 500)
     with fake_hub(repo, MODEL_ID) as served:
+        yield served
+
+
+@pytest.fixture
+def starter(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """A local server in the place of upstream's raw files, serving a starter clip whose hash
+    the catalogue records (COSYDESK_STARTER_VOICES_URL points at it)."""
+    from dataclasses import replace
+
+    from cosydesk import starter_voices
+    from tests.fake_starter import digest, starter_server, tone_wav
+
+    real = starter_voices.STARTER_VOICES[0]
+    clip = tone_wav()
+    voice = replace(real, sha256=digest(clip), size=len(clip))
+    monkeypatch.setattr(starter_voices, "STARTER_VOICES", (voice,))
+    with starter_server({real.path: clip}) as served:
+        monkeypatch.setenv("COSYDESK_STARTER_VOICES_URL", served.url)
         yield served

@@ -361,6 +361,25 @@ def test_download_fetches_the_model_and_points_the_settings_at_it(
     assert "[100%] Downloaded" in err and f"The model is in {dest}" in err
 
 
+def test_download_fetches_the_starter_voice_or_says_why_not(
+    hub, starter, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cosydesk.config import starter_voices_dir
+    from cosydesk.starter_voices import available
+
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    assert cli.main(["download"]) == cli.EXIT_OK
+    assert [v.name for v in available(starter_voices_dir())] == ["Starter voice"]
+    assert "starter voice could not" not in capsys.readouterr().err
+    starter.status = 404
+    for clip in starter_voices_dir().iterdir():
+        clip.unlink()
+    assert cli.main(["download"]) == cli.EXIT_OK  # the model is whole: still a success
+    err = capsys.readouterr().err
+    assert "The starter voice could not be fetched" in err and "(HTTP 404)" in err
+    assert available(starter_voices_dir()) == []
+
+
 def test_download_without_the_network_exits_with_a_sentence(
     capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -114,6 +114,8 @@ class CosyDesk(QObject):
             self.report_error("\n\n".join(self.settings.warnings))
         if self.controller.model_dir() is None:
             self.open_first_run()
+        elif not self.settings.get("first_run_done") and not self._has_voices():
+            self.open_first_run(voice_only=True)  # e.g. after `cosydesk download`
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Release the hotkey, hide the tray, stop the runner; False if it would not stop."""
@@ -233,15 +235,25 @@ class CosyDesk(QObject):
         self.voices_dialog.raise_()
 
     @Slot()
-    def open_first_run(self) -> None:
+    def open_first_run(self, *, voice_only: bool = False) -> None:
+        """The first-run dialog: the model folder, then the first voice while there is none."""
         from cosydesk.gui.first_run import FirstRunDialog
 
         self.window.bring_forward()
         if self.first_run_dialog is not None and self.first_run_dialog.isVisible():
             self.first_run_dialog.raise_()
             return
-        self.first_run_dialog = FirstRunDialog(self.settings, self.window)
+        self.first_run_dialog = FirstRunDialog(
+            self.settings, self.window, controller=self.controller, voice_only=voice_only
+        )
+        self.first_run_dialog.voice_added.connect(lambda _name: self.window.refresh_voices())
         self.first_run_dialog.open()
+
+    def _has_voices(self) -> bool:
+        try:
+            return bool(self.library.list())
+        except OSError:
+            return False
 
     # -- hotkey -----------------------------------------------------------------------------
 

@@ -213,6 +213,11 @@ class Controller(QObject):
 
     def _submit(self, submit: Any) -> Job | None:
         """`submit()` a job to the runner and follow it; None (and an error) when refused."""
+        if self._reload_timer.isActive():
+            # The settings changed a moment ago (the first-run dialog has just chosen the
+            # model): the job must find the model they name, not the one before.
+            self._reload_timer.stop()
+            self._reload_if_changed()
         try:
             job: Job = submit()
         except EngineError as exc:  # the runner is shutting down

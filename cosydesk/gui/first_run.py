@@ -1,4 +1,5 @@
-"""The first-run dialog: where the model folder is, checked by the engine's own folder reader."""
+"""The first-run dialog: where the model folder is, checked by the engine's own folder reader,
+then (given the controller, while the library is empty) the first voice: see first_voice.py."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressDialog,
     QPushButton,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -45,19 +47,38 @@ class FirstRunDialog(QDialog):
     """Asks for the model folder; OK only once the folder passes the engine's check.
 
     It can also download the folder (from Hugging Face, or the mirror in HF_ENDPOINT) into
-    cosydesk's data folder, with progress and a Cancel that keeps the files that arrived.
+    cosydesk's data folder, with progress and a Cancel that keeps the files that arrived. Given
+    the controller, a library without voices makes the first voice its second step (or its
+    only one, with `voice_only`, when the model is set already).
     """
 
     download_finished = Signal(str)  # "done", "cancelled" or "failed"
+    voice_added = Signal(str)
 
-    def __init__(self, settings: Any, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        parent: QWidget | None = None,
+        *,
+        controller: Any = None,
+        starter_dir: Path | None = None,
+        voice_only: bool = False,
+    ) -> None:
+        from cosydesk.config import starter_voices_dir
         from cosydesk.engine.modelfolder import describe_expected
 
         super().__init__(parent)
         self.settings = settings
+        self.controller = controller
+        self.starter_dir = starter_dir or starter_voices_dir()
         self.setWindowTitle("Choose the model")
         self.resize(640, 520)
-        layout = QVBoxLayout(self)
+        self.pages = QStackedWidget()
+        QVBoxLayout(self).addWidget(self.pages)
+        self.model_page = QWidget()
+        self.pages.addWidget(self.model_page)
+        layout = QVBoxLayout(self.model_page)
+        layout.setContentsMargins(0, 0, 0, 0)
         intro = QLabel(INTRO)
         intro.setWordWrap(True)
         layout.addWidget(intro)
@@ -118,6 +139,24 @@ class FirstRunDialog(QDialog):
         self.path_edit.textChanged.connect(lambda _text: self._check_timer.start())
         self.valid = False
         self.check()
+
+        self.voice_page: Any = None
+        if controller is not None:
+            from cosydesk.gui.first_voice import FirstVoicePage
+
+            self.voice_page = FirstVoicePage(controller, self.starter_dir)
+            self.voice_page.done.connect(self._finish)
+            self.voice_page.voice_added.connect(self.voice_added)
+            self.pages.addWidget(self.voice_page)
+            if voice_only:
+                self.show_voice_step()
+
+    def show_voice_step(self) -> None:
+        """Go on to the first voice (the model is chosen and loads meanwhile)."""
+        self.voice_page.refresh_starter()
+        self.pages.setCurrentWidget(self.voice_page)
+        self.setWindowTitle("Your first voice")
+        self.voice_page.record_button.setFocus()
 
     @Slot()
     def check(self) -> bool:
@@ -189,11 +228,13 @@ class FirstRunDialog(QDialog):
             except RuntimeError:  # the dialog is gone; what arrived stays for next time
                 log.info("Model download ended (%s) after its dialog closed", outcome)
 
+        download = ModelDownload(dest, starter_dir=self.starter_dir)
+
         def work() -> None:
             from cosydesk.engine.errors import Cancelled, EngineError
 
             try:
-                ModelDownload(dest).run(progress, cancel)
+                download.run(progress, cancel)
             except Cancelled:
                 report(
                     "cancelled",
@@ -206,7 +247,7 @@ class FirstRunDialog(QDialog):
                 log.exception("The model download failed")
                 report("failed", f"The download failed: {exc}")
             else:
-                report("done", "")
+                report("done", " ".join(download.notes))
 
         self._download_thread = threading.Thread(target=work, name="model-download", daemon=True)
         self._download_thread.start()
@@ -236,25 +277,49 @@ class FirstRunDialog(QDialog):
         self.download_button.setEnabled(True)
         if outcome == "done" and self._download_dest is not None:
             self.path_edit.setText(str(self._download_dest))
-            self.check()
+            if self.check() and message:  # the model is whole; the starter voice is not
+                self.result_label.setText(f"{self.result_label.text()} {message}")
         else:
             self._show(False, message, error=outcome == "failed")
         self.download_finished.emit(outcome)
 
     def reject(self) -> None:
-        """Later (or closing) stops a download under way; what arrived is kept."""
+        """Later (or closing) stops a download under way, or a voice being prepared; what
+        arrived is kept."""
         self.cancel_download()
+        if self.voice_page is not None:
+            self.voice_page.adding.cancel_all()
         super().reject()
 
     def accept(self) -> None:
-        """Store the folder (and that the first run is done) only if it passes the check now."""
+        """Store the folder only if it passes the check now; then go on to the first voice
+        when the library has none, else the first run is done."""
+        if self.pages.currentWidget() is not self.model_page:
+            return  # the voice step ends through its own Finish
         if not self.check():
             return
         folder = str(Path(self.path_edit.text().strip()).expanduser())
+        self.settings.set("model_dir", folder)  # the model starts loading now
+        if self.voice_page is not None and not self._has_voices():
+            self._save()
+            self.show_voice_step()
+            return
+        self._finish()
+
+    @Slot()
+    def _finish(self) -> None:
         self.settings.set("first_run_done", True)
-        self.settings.set("model_dir", folder)
+        self._save()
+        super().accept()
+
+    def _has_voices(self) -> bool:
+        try:
+            return bool(self.controller.library.list())
+        except OSError:
+            return False
+
+    def _save(self) -> None:
         try:
             self.settings.save()
         except OSError as exc:
             log.warning("Could not save the settings: %s", exc)
-        super().accept()

@@ -1,7 +1,13 @@
-"""Record a new voice with the microphone while the window shows a sentence to read."""
+"""Record a new voice with the microphone while the window shows a sentence to read.
+
+The person records 5 to 15 seconds (Stop is offered after 5 s, and the recording stops by itself
+at 15 s), listens to it, records it again if they like, and saves it. The microphone is read at
+its own rate and the clip is resampled to the model's 24 kHz before it is heard or saved.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -11,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QTimer, Slot
+from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -27,8 +33,12 @@ from PySide6.QtWidgets import (
 
 log = logging.getLogger(__name__)
 
-MAX_SECONDS = 30.0
-MIN_SECONDS = 3.0
+# A clip of 5-15 s gives the model enough of the voice; longer ones slow every request down.
+MAX_SECONDS = 15.0
+MIN_SECONDS = 5.0
+# The model's own rate: the frontend takes every clip to 24 kHz (and 16 kHz), so nothing above it
+# is used, and a 16 kHz headset gives a clip that the library accepts.
+CLIP_RATE = 24000
 # Sentences with a good spread of sounds; the person may edit the text to match what they said.
 SENTENCES = (
     "On a quiet morning the baker opened the shop, lit the oven, and waited for the first "
@@ -45,15 +55,17 @@ class RecorderError(Exception):
 
 
 class Recorder:
-    """Mono float32 capture from the default input device, kept in memory (30 s at most)."""
+    """Mono float32 capture from the default input device, kept in memory (MAX_SECONDS)."""
 
     def __init__(self) -> None:
         self.sample_rate = 0
+        self.device_name = ""
         self.level = 0.0  # peak of the latest block, 0..1, for the level meter
         self._blocks: list[np.ndarray] = []
         self._frames = 0
         self._lock = threading.Lock()
         self._stream: Any = None
+        self._clip: np.ndarray | None = None  # the recording at CLIP_RATE, made once
 
     @property
     def seconds(self) -> float:
@@ -62,6 +74,12 @@ class Recorder:
     @property
     def recording(self) -> bool:
         return self._stream is not None
+
+    @property
+    def alive(self) -> bool:
+        """False once the input stream has ended on its own (the microphone went away)."""
+        stream = self._stream
+        return stream is None or bool(getattr(stream, "active", True))
 
     def start(self) -> None:
         """Open the default microphone and start capturing; RecorderError if there is none."""
@@ -74,8 +92,9 @@ class Recorder:
             ) from exc
         try:
             info = sounddevice.query_devices(kind="input")
+            self.device_name = str(info.get("name", ""))
             self.sample_rate = int(info["default_samplerate"])
-            self._blocks, self._frames = [], 0
+            self._blocks, self._frames, self._clip = [], 0, None
             stream = sounddevice.InputStream(
                 samplerate=self.sample_rate, channels=1, dtype="float32", callback=self._callback
             )
@@ -83,10 +102,14 @@ class Recorder:
         except Exception as exc:
             log.warning("Could not open the microphone: %s", exc)
             raise RecorderError(
-                "No microphone could be opened: connect one (and allow cosydesk to use it), or "
-                f"add a voice from an audio file instead. ({exc})"
+                "No microphone could be opened: connect one, close any program that holds it "
+                "(and allow cosydesk to use it), or add a voice from an audio file instead. "
+                f"({exc})"
             ) from exc
         self._stream = stream
+        # The resampler needs torch, which takes seconds to import the first time: import it
+        # while the person speaks, not when they press Listen or Save.
+        threading.Thread(target=_import_torch, name="warm-resampler", daemon=True).start()
 
     def _callback(self, indata: Any, frames: int, time: Any, status: Any) -> None:
         # Runs on the audio thread: copy the block, nothing else.
@@ -107,6 +130,19 @@ class Recorder:
             stream.close()
         except Exception:
             log.exception("The microphone did not close cleanly")
+        log.info(
+            "Recorded %.1f s at %d Hz from %r, peak %.4f",
+            self.seconds,
+            self.sample_rate,
+            self.device_name,
+            self.peak,
+        )
+
+    @property
+    def peak(self) -> float:
+        """The loudest sample of the recording, 0..1."""
+        audio = self.audio()
+        return float(np.abs(audio).max()) if audio.size else 0.0
 
     def audio(self) -> np.ndarray:
         with self._lock:
@@ -114,26 +150,57 @@ class Recorder:
                 return np.zeros(0, dtype=np.float32)
             return np.concatenate(self._blocks)[: int(MAX_SECONDS * self.sample_rate)]
 
+    def clip(self) -> np.ndarray:
+        """The recording resampled to CLIP_RATE (what is heard back and saved)."""
+        if self._clip is None or self.recording:
+            audio = self.audio()
+            if self.sample_rate and self.sample_rate != CLIP_RATE and audio.size:
+                import torch
+
+                from cosydesk.engine.audio_features import resample
+
+                audio = resample(torch.from_numpy(audio), self.sample_rate, CLIP_RATE).numpy()
+            self._clip = np.clip(audio, -1.0, 1.0).astype(np.float32)
+        return self._clip
+
     def save(self, path: Path) -> Path:
-        """Write the recording as a WAV file (atomically)."""
+        """Write the recording as a CLIP_RATE WAV file (atomically)."""
         from cosydesk.audio.wavfile import write_wav
 
-        return write_wav(path, self.audio(), self.sample_rate, overwrite=True)
+        return write_wav(path, self.clip(), CLIP_RATE, overwrite=True)
+
+
+def _import_torch() -> None:
+    with contextlib.suppress(ImportError):
+        import torch  # noqa: F401
 
 
 class RecordDialog(QDialog):
-    """Shows a sentence, records while the person reads it, then hands over file + transcript."""
+    """Shows a sentence, records while the person reads it, plays it back, then hands over the
+    saved file and the transcript (`recording_path`, `transcript()`, `name()`)."""
 
-    def __init__(self, parent: QWidget | None = None, recorder: Recorder | None = None) -> None:
+    listening_changed = Signal(bool)
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        recorder: Recorder | None = None,
+        *,
+        name: str = "",
+        output_device: str = "",
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Record a voice")
-        self.resize(560, 360)
+        self.resize(560, 380)
         self.recorder = recorder or Recorder()
         self.recording_path: Path | None = None
+        self.output_device = output_device
+        self._output: Any = None  # the SpeechOutput playing the recording back
         form = QFormLayout(self)
         hint = QLabel(
-            "Press Record, read the sentence below in your normal voice, then press Stop. "
-            "A quiet room gives the best voice. Edit the text if you said something else."
+            "Press Record and read the sentence below in your normal voice: 5 to 15 seconds "
+            "(Stop works after 5 s; at 15 s the recording stops by itself). Listen to it, record "
+            "it again if you like, then save it. Edit the text if you said something else."
         )
         hint.setWordWrap(True)
         form.addRow(hint)
@@ -153,7 +220,7 @@ class RecordDialog(QDialog):
         another.addWidget(self.another_button)
         another.addStretch(1)
         form.addRow("", another)
-        self.name_edit = QLineEdit()
+        self.name_edit = QLineEdit(name)
         self.name_edit.setPlaceholderText("For example: My voice")
         form.addRow("&Name:", self.name_edit)
         row = QHBoxLayout()
@@ -168,9 +235,13 @@ class RecordDialog(QDialog):
         self.level_bar.setTextVisible(False)
         self.level_bar.setAccessibleName("Microphone level")
         self.time_label = QLabel(f"0.0 s of {MAX_SECONDS:.0f} s")
+        self.listen_button = QPushButton("&Listen")
+        self.listen_button.setEnabled(False)
+        self.listen_button.clicked.connect(self.toggle_listening)
         row.addWidget(self.record_button)
         row.addWidget(self.level_bar, 1)
         row.addWidget(self.time_label)
+        row.addWidget(self.listen_button)
         form.addRow(row)
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
@@ -179,7 +250,7 @@ class RecordDialog(QDialog):
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("&Add voice")
+        self.ok_button.setText("&Save voice")
         self.ok_button.setEnabled(False)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
@@ -196,18 +267,27 @@ class RecordDialog(QDialog):
     def transcript(self) -> str:
         return self.sentence_edit.toPlainText().strip()
 
+    @property
+    def listening(self) -> bool:
+        return self._output is not None
+
     @Slot()
     def toggle_recording(self) -> None:
+        """Record (again), or Stop once MIN_SECONDS are in."""
         if self.recorder.recording:
-            self._stop()
+            if self.recorder.seconds >= MIN_SECONDS:
+                self._stop()
             return
+        self.stop_listening()
         try:
             self.recorder.start()
         except RecorderError as exc:
             self.message_label.setText(str(exc))
             return
         self.message_label.setText("Recording... read the sentence now.")
-        self.record_button.setText("&Stop")
+        self.record_button.setText("S&top")  # Alt+S is Save
+        self.record_button.setEnabled(False)  # until MIN_SECONDS are in
+        self.listen_button.setEnabled(False)
         self.sentence_edit.setReadOnly(True)
         self._meter.start()
         self._update()
@@ -216,36 +296,99 @@ class RecordDialog(QDialog):
         self.recorder.stop()
         self._meter.stop()
         self._refresh()
-        self.record_button.setText("&Record again")
+        self.record_button.setText("Re&take")
+        self.record_button.setEnabled(True)
         self.sentence_edit.setReadOnly(False)
         seconds = self.recorder.seconds
-        if seconds < MIN_SECONDS:
+        if seconds < MIN_SECONDS:  # the microphone went away mid-way
             self.message_label.setText(
-                f"That was only {seconds:.1f} s: record at least {MIN_SECONDS:.0f} seconds."
+                f"The microphone stopped after {seconds:.1f} s: check it and record again "
+                f"(at least {MIN_SECONDS:.0f} seconds)."
+            )
+        elif self.silent:
+            self.message_label.setText(
+                "Nothing was heard: the microphone may be muted or turned down, or another "
+                "input is chosen in the system's sound settings. Check it and record again."
             )
         else:
-            self.message_label.setText(f"Recorded {seconds:.1f} s. Add the voice, or record again.")
+            self.message_label.setText(
+                f"Recorded {seconds:.1f} s. Listen to it, retake it, or save the voice."
+            )
+        self.listen_button.setEnabled(seconds > 0)
         self._update()
 
     @Slot()
     def _refresh(self) -> None:
+        seconds = self.recorder.seconds
         self.level_bar.setValue(round(min(1.0, self.recorder.level) * 100))
-        self.time_label.setText(f"{self.recorder.seconds:.1f} s of {MAX_SECONDS:.0f} s")
-        if self.recorder.recording and self.recorder.seconds >= MAX_SECONDS:
-            self._stop()
+        self.time_label.setText(f"{seconds:.1f} s of {MAX_SECONDS:.0f} s")
+        if self.recorder.recording:
+            self.record_button.setEnabled(seconds >= MIN_SECONDS)
+            if seconds >= MAX_SECONDS or not self.recorder.alive:
+                self._stop()
+
+    @Slot()
+    def toggle_listening(self) -> None:
+        """Play the recording as it will be saved; pressed again, stop playing."""
+        if self.listening:
+            self.stop_listening()
+            return
+        from cosydesk.audio.playback import AudioDeviceError
+        from cosydesk.gui.speech_output import SpeechOutput
+
+        try:
+            output = SpeechOutput(self.output_device)
+        except AudioDeviceError as exc:
+            self.message_label.setText(str(exc))
+            return
+        output.done.connect(self._on_played)
+        output.failed.connect(self._on_play_failed)
+        self._output = output
+        output.feed(self.recorder.clip())
+        output.finish()
+        self.listen_button.setText("Stop &listening")
+        self.listening_changed.emit(True)
+
+    def stop_listening(self) -> None:
+        output, self._output = self._output, None
+        if output is None:
+            return
+        output.stop()
+        self.listen_button.setText("&Listen")
+        self.listening_changed.emit(False)
+
+    @Slot(object)
+    def _on_played(self, output: object) -> None:
+        if output is self._output:
+            self.stop_listening()
+
+    @Slot(object, str)
+    def _on_play_failed(self, output: object, message: str) -> None:
+        if output is self._output:
+            self.stop_listening()
+            self.message_label.setText(message)
 
     @Slot()
     def _another(self) -> None:
         choices = [s for s in SENTENCES if s != self.transcript()]
         self.sentence_edit.setPlainText(random.choice(choices))
 
+    @property
+    def silent(self) -> bool:
+        """Whether the recording is too quiet for the library to take it as a voice."""
+        from cosydesk.engine.frontend import SILENCE_PEAK
+
+        return self.recorder.peak < SILENCE_PEAK
+
     @Slot()
     def _update(self) -> None:
         has_audio = not self.recorder.recording and self.recorder.seconds >= MIN_SECONDS
+        has_audio = has_audio and not self.silent
         self.ok_button.setEnabled(has_audio and bool(self.name() and self.transcript()))
 
     def accept(self) -> None:
         """Write the recording to a temporary WAV file (the caller removes it) and close."""
+        self.stop_listening()
         fd, name = tempfile.mkstemp(prefix="cosydesk-recording-", suffix=".wav")
         os.close(fd)
         try:
@@ -259,4 +402,5 @@ class RecordDialog(QDialog):
     def reject(self) -> None:
         self.recorder.stop()
         self._meter.stop()
+        self.stop_listening()
         super().reject()

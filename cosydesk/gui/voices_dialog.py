@@ -26,6 +26,7 @@ from cosydesk.gui.a11y import accessible
 from cosydesk.gui.add_voice_dialog import AddVoiceDialog
 from cosydesk.gui.confirm import confirm
 from cosydesk.gui.record_dialog import RecordDialog
+from cosydesk.gui.voice_adding import VoiceAdding
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,10 @@ class VoicesDialog(QDialog):
         self.library = controller.library
         self.setWindowTitle("Voices")
         self.resize(620, 400)
-        # Jobs adding a voice: job id -> (name, temporary recording to remove afterwards).
-        self._adding: dict[int, tuple[str, Path | None]] = {}
+        self.adding = VoiceAdding(controller, self)
+        self.adding.added.connect(self._on_added)
+        self.adding.failed.connect(self._on_add_failed)
+        self.adding.changed.connect(self._show_busy)
 
         self.list = accessible(
             QListWidget(), "Voices", "The voices in the library; the default voice is in bold"
@@ -61,7 +64,7 @@ class VoicesDialog(QDialog):
         self.busy_label = QLabel()
         self.busy_label.setWordWrap(True)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self._cancel_adding)
+        self.cancel_button.clicked.connect(self.adding.cancel_all)
         self.add_button = QPushButton("&Add from file...")
         self.record_button = QPushButton("&Record...")
         self.rename_button = QPushButton("Re&name...")
@@ -109,9 +112,6 @@ class VoicesDialog(QDialog):
         layout.addLayout(left, 1)
         layout.addLayout(right)
 
-        controller.job_finished.connect(self._on_finished)
-        controller.job_failed.connect(self._on_failed)
-        controller.job_cancelled.connect(self._on_cancelled)
         self.refresh()
         self._show_busy()
 
@@ -176,7 +176,9 @@ class VoicesDialog(QDialog):
 
     @Slot()
     def record(self) -> None:
-        dialog = RecordDialog(self)
+        dialog = RecordDialog(
+            self, output_device=str(self.settings.effective("output_device") or "")
+        )
 
         def done() -> None:
             if dialog.recording_path is not None:
@@ -189,15 +191,13 @@ class VoicesDialog(QDialog):
 
     def _start_adding(
         self, name: str, audio_path: Path, transcript: str, *, temporary: bool = False
-    ) -> int:
-        job = self.controller.add_voice(name, audio_path, transcript)
-        self._adding[job] = (name, audio_path if temporary else None)
-        self._show_busy()
-        return job
+    ) -> int | None:
+        return self.adding.start(name, audio_path, transcript, temporary=temporary)
 
+    @Slot()
     def _show_busy(self) -> None:
-        busy = bool(self._adding)
-        names = ", ".join(f"'{name}'" for name, _ in self._adding.values())
+        busy = self.adding.busy
+        names = ", ".join(f"'{name}'" for name in self.adding.names())
         self.busy_label.setText(
             f"Adding {names}: checking the clip and preparing it with the model (the model "
             "loads first if needed)..."
@@ -207,38 +207,14 @@ class VoicesDialog(QDialog):
         self.busy_label.setVisible(busy)
         self.cancel_button.setVisible(busy)
 
-    @Slot()
-    def _cancel_adding(self) -> None:
-        for job in list(self._adding):
-            self.controller.cancel(job)
-
-    def _end_adding(self, job_id: int) -> str | None:
-        entry = self._adding.pop(job_id, None)
-        if entry is None:
-            return None
-        name, temporary = entry
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
-        self._show_busy()
-        return name
-
-    @Slot(int, object)
-    def _on_finished(self, job_id: int, result: object) -> None:
-        name = self._end_adding(job_id)
-        if name is None:
-            return
-        self.refresh(select=getattr(result, "name", name))
+    @Slot(str)
+    def _on_added(self, name: str) -> None:
+        self.refresh(select=name)
         self.voices_changed.emit()
 
-    @Slot(int, str)
-    def _on_failed(self, job_id: int, message: str) -> None:
-        name = self._end_adding(job_id)
-        if name is not None:
-            self._error(f"The voice '{name}' was not added. {message}")
-
-    @Slot(int)
-    def _on_cancelled(self, job_id: int) -> None:
-        self._end_adding(job_id)
+    @Slot(str, str)
+    def _on_add_failed(self, name: str, message: str) -> None:
+        self._error(f"The voice '{name}' was not added. {message}")
 
     # -- rename, delete, default ------------------------------------------------------------
 

@@ -108,6 +108,33 @@ def test_choosing_the_folder_in_the_first_run_dialog_loads_the_model(
     assert desk.window.status.memory_label.text() == "No CUDA GPU - running on CPU"
 
 
+def test_a_start_with_a_model_but_no_voice_goes_to_the_first_voice(
+    qtbot: QtBot, make_desk, settings, tiny_model: Path, clip: Path
+) -> None:
+    settings.set("model_dir", str(tiny_model))  # as `cosydesk download` leaves it
+    settings.set("device", "cpu")
+    desk = make_desk(settings)
+    desk.start()
+    dialog = desk.first_run_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.pages.currentWidget() is dialog.voice_page
+    assert not desk.window.voice_combo.isEnabled()  # "No voices yet - add one"
+    with qtbot.waitSignal(dialog.voice_added, timeout=120000):
+        dialog.voice_page.add("Narrator", clip, "What the clip says.")
+    assert desk.window.voice_combo.isEnabled()
+    assert desk.window.selected_voice() == "Narrator"
+
+
+def test_a_finished_first_run_is_not_shown_again_without_voices(
+    make_desk, settings, tiny_model: Path
+) -> None:
+    settings.set("model_dir", str(tiny_model))
+    settings.set("first_run_done", True)  # skipped the voice step
+    desk = make_desk(settings)
+    desk.start()
+    assert desk.first_run_dialog is None
+
+
 def test_a_second_start_brings_the_window_forward(
     qtbot: QtBot, make_desk, settings, tmp_path: Path
 ) -> None:
