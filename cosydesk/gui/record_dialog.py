@@ -236,6 +236,7 @@ class RecordDialog(QDialog):
         self.level_bar.setAccessibleName("Microphone level")
         self.time_label = QLabel(f"0.0 s of {MAX_SECONDS:.0f} s")
         self.listen_button = QPushButton("&Listen")
+        self.listen_button.setAccessibleDescription("Play the recording back")
         self.listen_button.setEnabled(False)
         self.listen_button.clicked.connect(self.toggle_listening)
         row.addWidget(self.record_button)

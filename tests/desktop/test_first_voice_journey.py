@@ -48,7 +48,7 @@ def test_a_first_start_ends_with_a_recorded_voice_that_speaks(
     app.wait_until(lambda: _enabled(app, "Use this folder"), 10, "the folder to be accepted")
     app.key("Return")
 
-    app.wait_for("dialog", re.compile("your first voice"))
+    app.wait_for("dialog", re.compile("Your first voice"))
     app.click(app.wait_for("push button", "Record my voice..."))
     app.wait_for("dialog", re.compile("^Record a voice"))
     speaker = subprocess.Popen(
