@@ -98,7 +98,7 @@ def measure_mode(model_dir: Path, spec: str, args: Any, workdir: Path) -> ModeFi
     import torch
 
     from cosydesk.engine.engine import Engine
-    from cosydesk.engine.sampling import ForcedLengthSampler
+    from cosydesk.engine.model.sampling import ForcedLengthSampler
     from cosydesk.engine.types import EngineOptions
 
     mode, threshold = _parse_mode(spec)
@@ -319,7 +319,7 @@ def run_bench(args: Any) -> int:
         workdir = Path(tmp)
         model_dir = args.model
         if model_dir is None:
-            from cosydesk.engine.tinymodel import build_tiny_model
+            from cosydesk.devtools.tinymodel import build_tiny_model
 
             dims = args.dims or ("official" if cuda else "tiny")
             print(f"Building a random model folder ({dims} dimensions)...", file=sys.stderr)

@@ -216,7 +216,7 @@ def cmd_say(args: argparse.Namespace) -> int:
             f"--speed {args.speed} is out of range: use {speed.minimum} to {speed.maximum}."
         )
     if args.prompt_wav:
-        from cosydesk.engine.frontend import read_prompt_clip
+        from cosydesk.engine.prompt.frontend import read_prompt_clip
 
         read_prompt_clip(args.prompt_wav)  # missing, unreadable, silent or too long: say so now
     library = None
@@ -338,7 +338,7 @@ def _run_command(args: argparse.Namespace, argv: list[str]) -> int:
         if args.command == "say":
             return cmd_say(args)
         if args.command == "parity":
-            from cosydesk.engine.parity import run_parity
+            from cosydesk.devtools.parity import run_parity
 
             return run_parity(args.fixture, args.out, verbose=args.verbose, stages=args.stage)
         if args.command == "bench":

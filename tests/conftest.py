@@ -116,7 +116,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random model folder in the official format, built once per test session."""
-    from cosydesk.engine.tinymodel import build_tiny_model
+    from cosydesk.devtools.tinymodel import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "Fun-CosyVoice3-0.5B-2512")
 
@@ -126,7 +126,7 @@ def hub(tiny_model: Path, tmp_path: Path) -> Iterator:
     """The tiny model folder served as the official hub repository, plus files cosydesk skips."""
     import shutil
 
-    from cosydesk.engine.modelfolder import MODEL_ID
+    from cosydesk.engine.folder.modelfolder import MODEL_ID
     from tests.fake_hub import UNWANTED, fake_hub
 
     repo = tmp_path / "repo"

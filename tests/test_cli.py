@@ -17,8 +17,8 @@ import soundfile
 
 from cosydesk import cli
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.modelfolder import open_model_folder
-from cosydesk.engine.sampling import ForcedLengthSampler as Forced
+from cosydesk.engine.folder.modelfolder import open_model_folder
+from cosydesk.engine.model.sampling import ForcedLengthSampler as Forced
 
 SR = 24000
 SAMPLES_PER_TOKEN = 960
@@ -39,7 +39,7 @@ def forced(monkeypatch: pytest.MonkeyPatch) -> int:
     """Every engine speaks exactly this many tokens per sentence (a known WAV length)."""
     n = 20
     monkeypatch.setattr(
-        "cosydesk.engine.sampling.from_config", lambda node, generator=None: Forced(n)
+        "cosydesk.engine.model.sampling.from_config", lambda node, generator=None: Forced(n)
     )
     return n
 

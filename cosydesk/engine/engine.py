@@ -108,12 +108,13 @@ class Engine:
         import torch
         from accelerate import init_empty_weights
 
-        from cosydesk.engine import checkpoint, quant
-        from cosydesk.engine.flow import FlowModel
-        from cosydesk.engine.hift import HiFTGenerator
-        from cosydesk.engine.llm import CosyVoice3LM
-        from cosydesk.engine.modelfolder import open_model_folder
-        from cosydesk.engine.tokenizer import CosyTokenizer
+        from cosydesk.engine.folder import checkpoint
+        from cosydesk.engine.folder.modelfolder import open_model_folder
+        from cosydesk.engine.model import quant
+        from cosydesk.engine.model.flow import FlowModel
+        from cosydesk.engine.model.hift import HiFTGenerator
+        from cosydesk.engine.model.llm import CosyVoice3LM
+        from cosydesk.engine.text.tokenizer import CosyTokenizer
 
         _freeze_import_heap()
 
@@ -180,8 +181,8 @@ class Engine:
         self.hift = hift.to(device=device, dtype=flow_dtype).eval()
 
         step(0.95, "Getting ready")
-        from cosydesk.engine import sampling
-        from cosydesk.engine.synthesis import SegmentRenderer
+        from cosydesk.engine.model import sampling
+        from cosydesk.engine.model.synthesis import SegmentRenderer
 
         llm_node = folder.llm_node
         self.renderer = SegmentRenderer(
@@ -215,8 +216,8 @@ class Engine:
     # -- voices -----------------------------------------------------------------------------
     def _prompt_frontend(self):
         if self._frontend is None:
-            from cosydesk.engine.frontend import PromptFrontend
-            from cosydesk.engine.onnx_models import SpeakerEncoder, SpeechTokenizer
+            from cosydesk.engine.prompt.frontend import PromptFrontend
+            from cosydesk.engine.prompt.onnx_models import SpeakerEncoder, SpeechTokenizer
 
             self._frontend = PromptFrontend(
                 SpeakerEncoder(self.folder.campplus),
@@ -236,7 +237,7 @@ class Engine:
 
         A missing wetext falls back to the basic rules, with a note in the status.
         """
-        from cosydesk.engine.wfst import make_rewriter
+        from cosydesk.engine.text.wfst import make_rewriter
 
         name = name or self.options.text_normalization
         if name not in self._rewriters:
@@ -262,7 +263,7 @@ class Engine:
         Raises NoTextError (an EngineError) at once for empty text, and on the first step for
         text with nothing to read (only symbols).
         """
-        from cosydesk.engine.textnorm import iter_chunks
+        from cosydesk.engine.text.textnorm import iter_chunks
 
         rewrite = self._rewriter(normalization)
         return iter_chunks(text, self.tokenizer, rewrite=rewrite)
@@ -343,7 +344,7 @@ class Engine:
         """
         import torch
 
-        from cosydesk.engine.synthesis import SegmentInput, prompt_text_for
+        from cosydesk.engine.model.synthesis import SegmentInput, prompt_text_for
 
         feats = voice.features
         prompt = transcript if transcript is not None else self.voice_transcript(voice)
@@ -360,8 +361,8 @@ class Engine:
     def voice_transcript(self, voice: Any, normalization: str | None = None) -> str:
         """What the voice's clip says, normalised as the text is (`normalization`, else the
         engine's default), as upstream normalises the prompt text."""
-        from cosydesk.engine.synthesis import END_OF_PROMPT
-        from cosydesk.engine.textnorm import normalize
+        from cosydesk.engine.model.synthesis import END_OF_PROMPT
+        from cosydesk.engine.text.textnorm import normalize
 
         prompt = str(voice.transcript)
         if END_OF_PROMPT in prompt:
@@ -376,7 +377,7 @@ class Engine:
         On a GPU this records the CUDA graphs of the decode step and of the flow shapes that
         streaming uses with this voice (the first two hops). Returns the seconds it took.
         """
-        from cosydesk.engine.sampling import ForcedLengthSampler
+        from cosydesk.engine.model.sampling import ForcedLengthSampler
 
         started = time.perf_counter()
         prompt = int(voice.features.speech_token.shape[1])

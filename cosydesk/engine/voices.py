@@ -28,7 +28,7 @@ from cosydesk.engine import tempowner
 from cosydesk.engine.errors import VoiceError
 
 if TYPE_CHECKING:
-    from cosydesk.engine.frontend import PromptFeatures
+    from cosydesk.engine.prompt.frontend import PromptFeatures
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class VoiceLibrary:
         cached at once; if that fails the voice is not added. Raises VoiceError with a sentence
         for a bad name, transcript or clip, or a name already taken (ignoring case).
         """
-        from cosydesk.engine.frontend import read_prompt_clip
+        from cosydesk.engine.prompt.frontend import read_prompt_clip
 
         name = _check_name(name)
         transcript = " ".join(transcript.split())
@@ -222,7 +222,7 @@ class VoiceLibrary:
         an engine, only a cache of any model will do (it is the only one the caller could use).
         Raises VoiceError naming the voice when its clip is gone and no usable cache remains.
         """
-        from cosydesk.engine.frontend import PromptFeatures
+        from cosydesk.engine.prompt.frontend import PromptFeatures
 
         info = self.info(name)
         if getattr(engine, "fingerprint", None):

@@ -50,7 +50,7 @@ class FirstRunDialog(QDialog):
     download_finished = Signal(str)  # "done", "cancelled" or "failed"
 
     def __init__(self, settings: Any, parent: QWidget | None = None) -> None:
-        from cosydesk.engine.modelfolder import describe_expected
+        from cosydesk.engine.folder.modelfolder import describe_expected
 
         super().__init__(parent)
         self.settings = settings
@@ -119,7 +119,7 @@ class FirstRunDialog(QDialog):
     @Slot()
     def check(self) -> bool:
         """Run the engine's quick folder check on the path; show its sentence; enable OK."""
-        from cosydesk.engine.modelfolder import open_model_folder
+        from cosydesk.engine.folder.modelfolder import open_model_folder
 
         self._check_timer.stop()
         text = self.path_edit.text().strip()

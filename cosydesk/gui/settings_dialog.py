@@ -291,7 +291,7 @@ class SettingsDialog(QDialog):
     def _validate_model_dir(self, value: str) -> None:
         if not value or value == self.settings.get("model_dir"):
             return
-        from cosydesk.engine.modelfolder import open_model_folder
+        from cosydesk.engine.folder.modelfolder import open_model_folder
 
         open_model_folder(value)
 

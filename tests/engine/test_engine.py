@@ -16,7 +16,7 @@ import torch
 
 from cosydesk.engine.engine import Engine
 from cosydesk.engine.errors import Cancelled, EngineError, ModelFolderError, VoiceError
-from cosydesk.engine.sampling import RasSampler
+from cosydesk.engine.model.sampling import RasSampler
 from cosydesk.engine.types import EngineOptions
 from cosydesk.engine.voices import Voice
 
@@ -251,7 +251,7 @@ def wetext_passages(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[str
 def test_the_voice_transcript_is_read_once_per_utterance_with_the_texts_rules(
     engine: Engine, voice: Voice, monkeypatch: pytest.MonkeyPatch, wetext_passages: list[str]
 ) -> None:
-    from cosydesk.engine.sampling import ForcedLengthSampler
+    from cosydesk.engine.model.sampling import ForcedLengthSampler
 
     paid = Voice("paid", "I paid $5 for it.", voice.features)
     size = engine.llm.speech_token_size

@@ -12,7 +12,7 @@ import soundfile
 torch = pytest.importorskip("torch")
 
 from cosydesk.engine.engine import Engine  # noqa: E402
-from cosydesk.engine.sampling import ForcedLengthSampler, GreedySampler  # noqa: E402
+from cosydesk.engine.model.sampling import ForcedLengthSampler, GreedySampler  # noqa: E402
 from cosydesk.engine.types import EngineOptions  # noqa: E402
 from cosydesk.engine.voices import Voice  # noqa: E402
 

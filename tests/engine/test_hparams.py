@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from cosydesk import cli
-from cosydesk.engine import hparams
+from cosydesk.devtools.tinymodel import OFFICIAL, TINY, Dims, weight_shapes
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.modelfolder import open_model_folder
-from cosydesk.engine.tinymodel import OFFICIAL, TINY, Dims, weight_shapes
+from cosydesk.engine.folder import hparams
+from cosydesk.engine.folder.modelfolder import open_model_folder
 from tests.fuzz.mutators import linked_copy, replace_file
 
 YAML = "cosyvoice3.yaml"
@@ -145,7 +145,7 @@ def test_references_that_grow_beyond_what_python_prints_are_a_sentence(folder: P
 def test_the_official_yaml_and_the_fixtures_pass(
     official_yaml: Path, parity_dir: Path, tmp_path: Path
 ) -> None:
-    from cosydesk.engine.yamlconf import load_yaml
+    from cosydesk.engine.folder.yamlconf import load_yaml
 
     fixture = parity_dir / "model"
     qwen = json.loads((fixture / QWEN).read_text(encoding="utf-8"))

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from cosydesk.devtools.tinymodel import build_tiny_model
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.modelfolder import (
+from cosydesk.engine.folder.modelfolder import (
     MODEL_ID,
     MODEL_NAME,
     REQUIRED_FILES,
     describe_expected,
     open_model_folder,
 )
-from cosydesk.engine.tinymodel import build_tiny_model
 from tests.fuzz.mutators import linked_copy
 from tests.fuzz.mutators import replace_file as replace
 

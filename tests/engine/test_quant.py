@@ -17,10 +17,10 @@ import soundfile
 import torch
 from torch import nn
 
-from cosydesk.engine import quant
 from cosydesk.engine.engine import Engine
 from cosydesk.engine.errors import ConfigError
-from cosydesk.engine.sampling import ForcedLengthSampler as Forced
+from cosydesk.engine.model import quant
+from cosydesk.engine.model.sampling import ForcedLengthSampler as Forced
 from cosydesk.engine.types import EngineOptions
 from cosydesk.engine.voices import Voice
 

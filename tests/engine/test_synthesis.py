@@ -14,8 +14,8 @@ import torch
 
 from cosydesk.engine.engine import Engine
 from cosydesk.engine.errors import Cancelled
-from cosydesk.engine.sampling import ForcedLengthSampler as Forced
-from cosydesk.engine.synthesis import prompt_text_for
+from cosydesk.engine.model.sampling import ForcedLengthSampler as Forced
+from cosydesk.engine.model.synthesis import prompt_text_for
 from cosydesk.engine.types import EngineOptions
 from cosydesk.engine.voices import Voice
 
@@ -251,7 +251,7 @@ def test_the_callers_grad_mode_is_untouched_between_chunks(engine: Engine, voice
 def test_half_precision_that_gives_nan_falls_back_to_fp32_for_good() -> None:
     """fp16 only exists on CUDA, so the guard is driven here with two small stand-in modules:
     a first NaN result converts flow and vocoder to fp32 and the stage runs again."""
-    from cosydesk.engine.synthesis import SegmentRenderer
+    from cosydesk.engine.model.synthesis import SegmentRenderer
 
     flow, hift = torch.nn.Linear(2, 2).half(), torch.nn.Linear(2, 2).half()
     renderer = SegmentRenderer(

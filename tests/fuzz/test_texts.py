@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 
 from cosydesk.engine.errors import EngineError
-from cosydesk.engine.sampling import ForcedLengthSampler
-from cosydesk.engine.textnorm import MAX_CHUNK_TOKENS
+from cosydesk.engine.model.sampling import ForcedLengthSampler
+from cosydesk.engine.text.textnorm import MAX_CHUNK_TOKENS
 from cosydesk.engine.voices import Voice
 from tests.fuzz.sentence import Findings, sentence_problem
 from tests.fuzz.texts import text_case

@@ -68,8 +68,8 @@ def clip(tmp_path: Path) -> Path:
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random CosyVoice3 folder in the official format; skips until the engine can speak."""
     try:
+        from cosydesk.devtools.tinymodel import build_tiny_model
         from cosydesk.engine.engine import Engine  # noqa: F401
-        from cosydesk.engine.tinymodel import build_tiny_model
     except ImportError as exc:
         pytest.skip(f"waiting for the engine: {exc}")
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))

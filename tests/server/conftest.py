@@ -35,7 +35,7 @@ def write_voiced_clip(path: Path, seconds: float = 3.0, f0: float = 120.0) -> Pa
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random CosyVoice3 folder in the official format, built once per session."""
-    from cosydesk.engine.tinymodel import build_tiny_model
+    from cosydesk.devtools.tinymodel import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
