@@ -27,12 +27,14 @@ def _setting_argument(
 ) -> None:
     """`flag` for the setting `name`: its choices, default and description as declared."""
     declared = option(name)
+    # A declared choice list is matched as the text typed; only free values are converted.
+    convert: dict[str, Any] = {"type": declared.type} if declared.choices is None else {}
     p.add_argument(
         flag,
         choices=declared.choices,
-        type=declared.type if declared.choices is None else None,
         default=declared.default if default is _DECLARED else default,
         help=_help(help or declared.description),
+        **convert,
     )
 
 

@@ -175,7 +175,7 @@ class FirstRunDialog(QDialog):
         self.download_button.setEnabled(False)
         signals = self._signals
 
-        def progress(done: int, total: int, message: str) -> None:
+        def on_progress(done: int, total: int, message: str) -> None:
             try:
                 signals.progress.emit(done, total, message)
             except RuntimeError:  # the dialog is gone: nobody watches, so stop
@@ -191,7 +191,7 @@ class FirstRunDialog(QDialog):
             from cosydesk.engine.errors import Cancelled, EngineError
 
             try:
-                ModelDownload(dest).run(progress, cancel)
+                ModelDownload(dest).run(on_progress, cancel)
             except Cancelled:
                 report(
                     "cancelled",

@@ -90,6 +90,8 @@ def _uvicorn_server(app: Any, options: ServerOptions) -> Any:
     guard = ConnectionGuard(options)
 
     class Server(uvicorn.Server):
+        guard: ConnectionGuard
+
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             # uvicorn makes the event loop; the accept errors it logs are rate limited here.
             asyncio.get_running_loop().set_exception_handler(guard.loop_errors)
