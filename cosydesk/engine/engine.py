@@ -15,13 +15,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cosydesk.config import option
 from cosydesk.engine.errors import Cancelled, EngineError
-from cosydesk.engine.types import EngineOptions, EngineStatus, ProgressFn
+from cosydesk.engine.types import EngineOptions, EngineStatus, ModelStatus, ProgressFn
+
+if TYPE_CHECKING:
+    from cosydesk.engine.prompt.frontend import PromptFeatures
+    from cosydesk.engine.voices import Voice
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +85,7 @@ class Engine:
     sample_rate: int
 
     def __init__(self) -> None:
-        self._status = EngineStatus(status="unloaded")
+        self._status = EngineStatus(status=ModelStatus.UNLOADED)
         self._frontend: Any = None
         self._model_status: tuple[Any, EngineStatus] | None = None
 
@@ -208,7 +212,7 @@ class Engine:
         if device.type == "cuda" and options.use_cuda_graph:
             self.flow.enable_cuda_graphs()
         self.load_seconds = time.perf_counter() - started
-        self._status = EngineStatus(status="ok", model_dir=str(root))
+        self._status = EngineStatus(status=ModelStatus.OK, model_dir=str(root))
         if progress is not None:
             progress(1.0, "Ready")
         log.info("model loaded in %.1f s on %s", self.load_seconds, device)
@@ -227,7 +231,7 @@ class Engine:
             )
         return self._frontend
 
-    def prompt_features(self, wav_path: Path):
+    def prompt_features(self, wav_path: Path) -> PromptFeatures:
         """Prompt features of a voice clip (loads the two ONNX models on first use)."""
         return self._prompt_frontend().extract(Path(wav_path))
 
@@ -278,7 +282,7 @@ class Engine:
     def synthesize(
         self,
         text: str,
-        voice: Any,
+        voice: Voice,
         *,
         stream: bool = True,
         speed: float = 1.0,
@@ -300,7 +304,7 @@ class Engine:
         text's sentence marks). Raises Cancelled between chunks,
         NoTextError (an EngineError) when the text holds nothing to read.
         """
-        if self._status.status != "ok":
+        if self._status.status != ModelStatus.OK:
             raise EngineError("The model is not loaded: wait for it to load, or load it again.")
         speeds = option("speed")
         if not speeds.in_range(speed):
@@ -331,7 +335,7 @@ class Engine:
     def segment_input(
         self,
         text: str,
-        voice: Any,
+        voice: Voice,
         *,
         mode: str = "zero-shot",
         instruct: str | None = None,
@@ -358,7 +362,7 @@ class Engine:
             embedding=feats.embedding,
         )
 
-    def voice_transcript(self, voice: Any, normalization: str | None = None) -> str:
+    def voice_transcript(self, voice: Voice, normalization: str | None = None) -> str:
         """What the voice's clip says, normalised as the text is (`normalization`, else the
         engine's default), as upstream normalises the prompt text."""
         from cosydesk.engine.model.synthesis import END_OF_PROMPT
@@ -371,7 +375,7 @@ class Engine:
         normalized = normalize(prompt, self.tokenizer, split=False, rewrite=rewrite)
         return normalized[0] if normalized else prompt
 
-    def warm_up(self, voice: Any, tokens: int | None = None) -> float:
+    def warm_up(self, voice: Voice, tokens: int | None = None) -> float:
         """Speak a throw-away utterance with `voice` so the first real request is not slow.
 
         On a GPU this records the CUDA graphs of the decode step and of the flow shapes that
@@ -400,7 +404,7 @@ class Engine:
         from cosydesk.engine import memory
 
         st = self._status
-        if st.status != "ok":
+        if st.status != ModelStatus.OK:
             return memory.card_status(EngineStatus(status=st.status))
         # The model part only changes with these; the CUDA figures are read fresh each time.
         key = (self.renderer.flow_dtype, self._frontend is not None, self.llm.decode_path)
@@ -413,7 +417,7 @@ class Engine:
         for name in ("llm", "flow", "hift", "renderer", "_frontend", "tokenizer"):
             if hasattr(self, name):
                 setattr(self, name, None)
-        self._status = EngineStatus(status="unloaded")
+        self._status = EngineStatus(status=ModelStatus.UNLOADED)
         self._model_status = None
         try:
             import torch

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QClipboard, QGuiApplication
@@ -25,6 +25,10 @@ from cosydesk.gui.icons import app_icon
 from cosydesk.gui.main_window import MainWindow
 from cosydesk.gui.tray import Tray
 from cosydesk.runner import EngineFactory, load_engine
+
+if TYPE_CHECKING:
+    from cosydesk.config import Settings
+    from cosydesk.engine.voices import VoiceLibrary
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +47,9 @@ class CosyDesk(QObject):
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         *,
-        library: Any = None,
+        library: VoiceLibrary | None = None,
         engine_factory: EngineFactory = load_engine,
         instance: Any = None,
         tick_ms: int = 1000,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -23,6 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from cosydesk.engine.errors import EngineError
+
+if TYPE_CHECKING:
+    from cosydesk.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ class FirstRunDialog(QDialog):
 
     download_finished = Signal(str)  # "done", "cancelled" or "failed"
 
-    def __init__(self, settings: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         from cosydesk.engine.folder.modelfolder import describe_expected
 
         super().__init__(parent)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QKeyCombination, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence
@@ -31,6 +31,10 @@ from PySide6.QtWidgets import (
 
 from cosydesk.config import coerce, option
 from cosydesk.engine.errors import ConfigError, EngineError
+
+if TYPE_CHECKING:
+    from cosydesk.config import Settings
+    from cosydesk.engine.voices import VoiceLibrary
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +64,8 @@ class SettingsDialog(QDialog):
 
     def __init__(
         self,
-        settings: Any,
-        library: Any = None,
+        settings: Settings,
+        library: VoiceLibrary | None = None,
         parent: QWidget | None = None,
         *,
         hotkey_note: str = "",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFrame, QLabel, QProgressBar, QStatusBar, QWidget
 
-from cosydesk.engine.types import EngineStatus
+from cosydesk.engine.types import EngineStatus, ModelStatus
+from cosydesk.gui.app_state import AppState
 
 MIB = 1024**2
 GIB = 1024**3
@@ -17,7 +18,7 @@ def _size(n: int) -> str:
 
 def quantization_text(status: EngineStatus) -> tuple[str, str]:
     """(label, tooltip) for the quantisation in effect; says so when it differs from the ask."""
-    if status.status != "ok":
+    if status.status != ModelStatus.OK:
         return "Quantisation: -", "The model is not loaded."
     label = {"4bit": "4-bit NF4", "8bit": "8-bit", "none": "none"}.get(
         status.quantization, status.quantization
@@ -43,11 +44,11 @@ def memory_text(status: EngineStatus) -> tuple[str, str]:
     card = ""
     if status.card_total:
         card = f"card {_size(status.card_used or 0)} / {_size(status.card_total)}"
-    if status.status == "ok" and not status.device.startswith("cuda"):
+    if status.status == ModelStatus.OK and not status.device.startswith("cuda"):
         if not status.card_total:
             return NO_CUDA, "torch finds no CUDA GPU, so the model runs on the CPU (slowly)."
         return f"Running on CPU (GPU {card})", "The device setting keeps the model on the CPU."
-    if status.status != "ok":
+    if status.status != ModelStatus.OK:
         if card:
             return f"GPU: model not loaded, {card}", status.card_name or ""
         return "GPU: model not loaded", ""
@@ -96,7 +97,7 @@ class StatusBar(QStatusBar):
         self.state_label.setText(detail or state)
         self.state_label.setToolTip(detail)
         self.state_label.setProperty("state", state)
-        if state != "loading":
+        if state != AppState.LOADING:
             self.progress.hide()
 
     def set_load_progress(self, fraction: float, message: str) -> None:
