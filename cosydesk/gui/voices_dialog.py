@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont
@@ -26,6 +26,9 @@ from cosydesk.gui.add_voice_dialog import AddVoiceDialog
 from cosydesk.gui.confirm import confirm
 from cosydesk.gui.record_dialog import RecordDialog
 
+if TYPE_CHECKING:
+    from cosydesk.gui.controller import Controller
+
 log = logging.getLogger(__name__)
 
 EMPTY_TEXT = (
@@ -40,7 +43,7 @@ class VoicesDialog(QDialog):
 
     voices_changed = Signal()
 
-    def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
         self.settings = controller.settings
@@ -175,8 +178,10 @@ class VoicesDialog(QDialog):
 
     def _start_adding(
         self, name: str, audio_path: Path, transcript: str, *, temporary: bool = False
-    ) -> int:
+    ) -> int | None:
         job = self.controller.add_voice(name, audio_path, transcript)
+        if job is None:  # refused (the app is quitting); the controller said so
+            return None
         self._adding[job] = (name, audio_path if temporary else None)
         self._show_busy()
         return job

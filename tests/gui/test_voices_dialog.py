@@ -127,6 +127,19 @@ def test_adding_a_voice_from_a_file_prepares_it_with_the_model(
     assert list(library.info("Newcomer").folder.glob("features-*.npz"))
 
 
+def test_a_voice_the_runner_refuses_leaves_no_endless_adding_note(
+    qtbot: QtBot, make_controller, settings, tmp_path: Path
+) -> None:
+    voices = _dialog(qtbot, make_controller(settings))
+    assert voices.controller.shutdown()  # the app is quitting: the runner takes no more jobs
+    clip = write_clip(tmp_path / "late.wav", seconds=3)
+    add = _fill_add_dialog(qtbot, voices, "Latecomer", clip, "This is what the clip says.")
+    with qtbot.waitSignal(voices.controller.error) as refused:
+        qtbot.mouseClick(add.ok_button, Qt.MouseButton.LeftButton)
+    assert refused.args[0]
+    assert not voices.busy_label.isVisible() and not voices.cancel_button.isVisible()
+
+
 def test_a_clip_the_library_refuses_is_explained(
     qtbot: QtBot, make_controller, use_model, tmp_path: Path
 ) -> None:
