@@ -121,6 +121,19 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "Fun-CosyVoice3-0.5B-2512")
 
 
+@pytest.fixture(scope="session")
+def cpu_engine(tiny_model: Path) -> Iterator:
+    """The tiny model loaded once per test run on the CPU, unquantised, for every test that
+    only speaks with an engine. Tests may monkeypatch it (undone after each test); a test that
+    unloads, reloads or counts what an engine holds loads its own."""
+    from cosydesk.engine.engine import Engine
+    from cosydesk.engine.types import EngineOptions
+
+    engine = Engine.load(tiny_model, EngineOptions(device="cpu", quantization="none"))
+    yield engine
+    engine.unload()
+
+
 @pytest.fixture
 def hub(tiny_model: Path, tmp_path: Path) -> Iterator:
     """The tiny model folder served as the official hub repository, plus files cosydesk skips."""

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile
 import torch
 
 from cosydesk.engine.engine import Engine
@@ -19,6 +18,7 @@ from cosydesk.engine.errors import Cancelled, EngineError, ModelFolderError, Voi
 from cosydesk.engine.model.sampling import RasSampler
 from cosydesk.engine.types import EngineOptions
 from cosydesk.engine.voices import Voice
+from tests.helpers import write_clip
 
 SR = 24000
 
@@ -37,16 +37,13 @@ def loaded(tiny_model: Path) -> Iterator[tuple[Engine, list[tuple[float, str]]]]
 
 
 @pytest.fixture(scope="module")
-def engine(loaded) -> Engine:
-    return loaded[0]
+def engine(cpu_engine: Engine) -> Engine:
+    return cpu_engine
 
 
 def _clip(folder: Path, seconds: float, amplitude: float = 0.3, rate: int = SR) -> Path:
-    t = np.arange(int(seconds * rate)) / rate
-    wav = amplitude * np.sin(2 * np.pi * 140 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
     path = folder / f"clip-{seconds}-{amplitude}-{rate}.wav"
-    soundfile.write(path, wav.astype(np.float32), rate)
-    return path
+    return write_clip(path, seconds, freq=140, amplitude=amplitude, rate=rate)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from cosydesk.engine.errors import ModelFolderError
 from cosydesk.engine.folder import hparams
 from cosydesk.engine.folder.modelfolder import open_model_folder
 from tests.fuzz.mutators import linked_copy, replace_file
+from tests.helpers import write_clip
 
 YAML = "cosyvoice3.yaml"
 QWEN = "CosyVoice-BlankEN/config.json"
@@ -87,11 +88,7 @@ def test_sizes_beyond_the_weight_file_say_how_much_they_would_need(folder: Path)
 def test_a_rate_other_than_24000_never_reaches_the_wav_header(
     folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import numpy as np
-    import soundfile
-
-    clip = tmp_path / "clip.wav"
-    soundfile.write(clip, 0.3 * np.sin(np.arange(48000) / 24000 * 2 * np.pi * 140), 24000)
+    clip = write_clip(tmp_path / "clip.wav", 2, freq=140, tremolo=False)
     edit(folder, YAML, "sample_rate: 24000", "sample_rate: 48000")
     out = tmp_path / "out.wav"
     args = ["say", "Hi.", "-o", str(out), "--model", str(folder), "--device", "cpu"]

@@ -13,7 +13,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from tests.audio.fake_sounddevice import FakeSoundDevice
-from tests.gui.conftest import write_clip
+from tests.helpers import write_clip
 from tests.runner.conftest import gate, on_runner
 
 TEXT = "Hello there. This is a test of the controller."

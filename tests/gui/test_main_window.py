@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
 from cosydesk.gui.main_window import MainWindow
-from tests.gui.conftest import write_clip
+from tests.helpers import write_clip
 from tests.runner.conftest import on_runner
 
 LONG_TEXT = " ".join(f"Sentence number {n} of a long narration goes here." for n in range(1, 10))

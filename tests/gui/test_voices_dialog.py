@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from cosydesk.gui.add_voice_dialog import AddVoiceDialog
 from cosydesk.gui.voices_dialog import TRY_TEXT, VoicesDialog
-from tests.gui.conftest import write_clip
+from tests.helpers import write_clip
 
 
 def _dialog(qtbot: QtBot, controller) -> VoicesDialog:
