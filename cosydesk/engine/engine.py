@@ -15,22 +15,47 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from cosydesk.config import option
 from cosydesk.engine.errors import Cancelled, EngineError
-from cosydesk.engine.types import EngineOptions, EngineStatus, ModelStatus, ProgressFn
+from cosydesk.engine.types import (
+    SAMPLE_RATE,
+    EngineOptions,
+    EngineStatus,
+    ModelStatus,
+    ProgressFn,
+)
 
 if TYPE_CHECKING:
-    from cosydesk.engine.prompt.frontend import PromptFeatures
+    import torch
+
+    from cosydesk.engine.folder.modelfolder import ModelFolder
+    from cosydesk.engine.model.flow import FlowModel
+    from cosydesk.engine.model.hift import HiFTGenerator
+    from cosydesk.engine.model.llm import CosyVoice3LM
+    from cosydesk.engine.model.quant import QuantResult
+    from cosydesk.engine.model.synthesis import SegmentRenderer
+    from cosydesk.engine.prompt.frontend import PromptFeatures, PromptFrontend
+    from cosydesk.engine.text.tokenizer import CosyTokenizer
     from cosydesk.engine.voices import Voice
 
 log = logging.getLogger(__name__)
 
 # progress(characters of the text covered by what has been spoken, characters in all)
 SegmentProgress = Callable[[int, int], None]
+
+
+_Part = TypeVar("_Part")
+
+
+def _loaded(part: _Part | None) -> _Part:
+    """`part` of the loaded model; EngineError once the model was unloaded."""
+    if part is None:
+        raise EngineError("The model is not loaded: wait for it to load, or load it again.")
+    return part
 
 
 def _check(cancel: threading.Event | None) -> None:
@@ -82,12 +107,28 @@ def _freeze_import_heap() -> None:
 class Engine:
     """A loaded CosyVoice3 model. Create it with `Engine.load`."""
 
-    sample_rate: int
-
     def __init__(self) -> None:
+        """An engine with nothing loaded; `load` fills it, `unload` empties it again."""
         self._status = EngineStatus(status=ModelStatus.UNLOADED)
-        self._frontend: Any = None
         self._model_status: tuple[Any, EngineStatus] | None = None
+        # What loading sets; kept after unload, where they describe what was loaded.
+        self.options = EngineOptions()
+        self.sample_rate = SAMPLE_RATE
+        self.fingerprint = ""
+        self.folder: ModelFolder | None = None
+        self.device: torch.device | None = None
+        self.flow_dtype: torch.dtype | None = None
+        self.quant: QuantResult | None = None
+        self.load_seconds: float | None = None
+        self.text_notes: list[str] = []
+        self._rewriters: dict[str, Any] = {}
+        # The models; unload drops them.
+        self.tokenizer: CosyTokenizer | None = None
+        self.llm: CosyVoice3LM | None = None
+        self.flow: FlowModel | None = None
+        self.hift: HiFTGenerator | None = None
+        self.renderer: SegmentRenderer | None = None
+        self._frontend: PromptFrontend | None = None
 
     # -- loading ----------------------------------------------------------------------------
     @classmethod
@@ -151,8 +192,8 @@ class Engine:
 
         step(0.05, "Reading the tokenizer")
         self.tokenizer = CosyTokenizer.from_folder(folder.blank_en)
-        self._rewriters: dict[str, Any] = {}
-        self.text_notes: list[str] = []
+        self._rewriters = {}
+        self.text_notes = []
         self._rewriter(options.text_normalization)
 
         step(0.1, "Loading the language model (llm.pt)")
@@ -223,10 +264,11 @@ class Engine:
             from cosydesk.engine.prompt.frontend import PromptFrontend
             from cosydesk.engine.prompt.onnx_models import SpeakerEncoder, SpeechTokenizer
 
+            folder = _loaded(self.folder)
             self._frontend = PromptFrontend(
-                SpeakerEncoder(self.folder.campplus),
-                SpeechTokenizer(self.folder.speech_tokenizer),
-                self.folder.feat_params,
+                SpeakerEncoder(folder.campplus),
+                SpeechTokenizer(folder.speech_tokenizer),
+                folder.feat_params,
                 self.sample_rate,
             )
         return self._frontend
@@ -277,7 +319,7 @@ class Engine:
     def _ids(self, text: str):
         import torch
 
-        return torch.tensor([self.tokenizer.encode(text)], dtype=torch.long)
+        return torch.tensor([_loaded(self.tokenizer).encode(text)], dtype=torch.long)
 
     def synthesize(
         self,
@@ -322,7 +364,8 @@ class Engine:
             seg = self.segment_input(
                 part.text, voice, mode=mode, instruct=instruct, transcript=transcript
             )
-            for chunk in self.renderer.render(seg, stream=stream, speed=speed, cancel=cancel):
+            render = _loaded(self.renderer).render
+            for chunk in render(seg, stream=stream, speed=speed, cancel=cancel):
                 if chunk.numel():
                     yield chunk.numpy().astype(np.float32, copy=False)
             if cancel is not None and cancel.is_set():
@@ -385,17 +428,18 @@ class Engine:
 
         started = time.perf_counter()
         prompt = int(voice.features.speech_token.shape[1])
-        hop = self.renderer.hop
-        lookahead = self.renderer.lookahead
+        renderer = _loaded(self.renderer)
+        hop = renderer.hop
+        lookahead = renderer.lookahead
         count = tokens or (-prompt % hop) + 3 * hop + lookahead
-        size = self.llm.speech_token_size
-        factory = self.renderer.sampler_factory
-        self.renderer.sampler_factory = lambda: ForcedLengthSampler(count, size)
+        size = _loaded(self.llm).speech_token_size
+        factory = renderer.sampler_factory
+        renderer.sampler_factory = lambda: ForcedLengthSampler(count, size)
         try:
             for _ in self.synthesize("Warming up the model now.", voice, stream=True):
                 pass
         finally:
-            self.renderer.sampler_factory = factory
+            renderer.sampler_factory = factory
         return time.perf_counter() - started
 
     # -- status and unloading ---------------------------------------------------------------
@@ -407,7 +451,8 @@ class Engine:
         if st.status != ModelStatus.OK:
             return memory.card_status(EngineStatus(status=st.status))
         # The model part only changes with these; the CUDA figures are read fresh each time.
-        key = (self.renderer.flow_dtype, self._frontend is not None, self.llm.decode_path)
+        renderer, llm = _loaded(self.renderer), _loaded(self.llm)
+        key = (renderer.flow_dtype, self._frontend is not None, llm.decode_path)
         if self._model_status is None or self._model_status[0] != key:
             self._model_status = (key, memory.model_status(self))
         return memory.card_status(dataclasses.replace(self._model_status[1]))
@@ -415,8 +460,7 @@ class Engine:
     def unload(self) -> None:
         """Free the models; GPU memory returns to what it was before loading."""
         for name in ("llm", "flow", "hift", "renderer", "_frontend", "tokenizer"):
-            if hasattr(self, name):
-                setattr(self, name, None)
+            setattr(self, name, None)
         self._status = EngineStatus(status=ModelStatus.UNLOADED)
         self._model_status = None
         try:

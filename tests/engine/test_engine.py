@@ -126,6 +126,13 @@ def test_a_fresh_engine_is_unloaded() -> None:
     assert Engine().status().status == "unloaded"
 
 
+def test_an_engine_without_a_model_says_so_when_asked_to_warm_up(voice: Voice) -> None:
+    fresh = Engine()
+    assert fresh.sample_rate == SR and fresh.llm is None and fresh.renderer is None
+    with pytest.raises(EngineError, match="not loaded"):
+        fresh.warm_up(voice)
+
+
 def test_the_yaml_sampler_is_used_for_speech_tokens(engine: Engine) -> None:
     sampler = engine.renderer.sampler_factory()
     assert isinstance(sampler, RasSampler)
@@ -295,3 +302,5 @@ def test_unload_frees_the_models_and_can_be_repeated(tiny_model: Path, voice: Vo
     assert engine.llm is None and engine.flow is None and engine.hift is None
     with pytest.raises(EngineError, match="not loaded"):
         list(engine.synthesize("Hello.", voice))
+    with pytest.raises(EngineError, match="not loaded"):
+        engine.warm_up(voice)
