@@ -12,6 +12,7 @@ person's request waits behind one of its jobs, the state says so.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -217,7 +218,7 @@ class Controller(QObject):
     def unload(self, reason: str = "asked by the user") -> None:
         self._submit(lambda: self.runner.unload(reason))
 
-    def _submit(self, submit: Any) -> Job | None:
+    def _submit(self, submit: Callable[[], Job]) -> Job | None:
         """`submit()` a job to the runner and follow it; None (and an error) when refused."""
         try:
             job: Job = submit()
