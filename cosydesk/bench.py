@@ -98,7 +98,7 @@ def measure_mode(model_dir: Path, spec: str, args: Any, workdir: Path) -> ModeFi
     import torch
 
     from cosydesk.engine.engine import Engine
-    from cosydesk.engine.sampling import ForcedLengthSampler
+    from cosydesk.engine.model.sampling import ForcedLengthSampler
     from cosydesk.engine.types import EngineOptions
 
     mode, threshold = _parse_mode(spec)
@@ -125,8 +125,10 @@ def measure_mode(model_dir: Path, spec: str, args: Any, workdir: Path) -> ModeFi
         fig.components_mib[comp.name] = comp.bytes / 2**20
     fig.llm_gpu_mib = fig.components_mib.get("llm", math.nan) if cuda else math.nan
     voice = _voice(engine, workdir)
-    size = engine.llm.speech_token_size
-    engine.renderer.sampler_factory = lambda: ForcedLengthSampler(args.tokens, size)
+    llm, renderer = engine.llm, engine.renderer
+    assert llm is not None and renderer is not None  # loaded above
+    size = llm.speech_token_size
+    renderer.sampler_factory = lambda: ForcedLengthSampler(args.tokens, size)
 
     def whole() -> tuple[float, float]:
         t0 = time.perf_counter()
@@ -152,7 +154,7 @@ def measure_mode(model_dir: Path, spec: str, args: Any, workdir: Path) -> ModeFi
     fig.rtf = statistics.mean(w for w, _ in runs) / fig.audio_s if fig.audio_s else math.nan
     fig.first_chunk_s = statistics.mean(first_chunk() for _ in range(args.repeat))
     _stage_times(engine, voice, args, fig, torch)
-    fig.decode_path = engine.llm.decode_path
+    fig.decode_path = llm.decode_path
     engine.unload()  # drops every tensor; the closures above keep only the empty shell
     if cuda:
         torch.cuda.empty_cache()
@@ -319,7 +321,7 @@ def run_bench(args: Any) -> int:
         workdir = Path(tmp)
         model_dir = args.model
         if model_dir is None:
-            from cosydesk.engine.tinymodel import build_tiny_model
+            from cosydesk.devtools.tinymodel import build_tiny_model
 
             dims = args.dims or ("official" if cuda else "tiny")
             print(f"Building a random model folder ({dims} dimensions)...", file=sys.stderr)

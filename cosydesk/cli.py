@@ -28,12 +28,14 @@ def _setting_argument(
 ) -> None:
     """`flag` for the setting `name`: its choices, default and description as declared."""
     declared = option(name)
+    # A declared choice list is matched as the text typed; only free values are converted.
+    convert: dict[str, Any] = {"type": declared.type} if declared.choices is None else {}
     p.add_argument(
         flag,
         choices=declared.choices,
-        type=declared.type if declared.choices is None else None,
         default=declared.default if default is _DECLARED else default,
         help=_help(help or declared.description),
+        **convert,
     )
 
 
@@ -222,7 +224,7 @@ def cmd_say(args: argparse.Namespace) -> int:
             f"--speed {args.speed} is out of range: use {speed.minimum} to {speed.maximum}."
         )
     if args.prompt_wav:
-        from cosydesk.engine.frontend import read_prompt_clip
+        from cosydesk.engine.prompt.frontend import read_prompt_clip
 
         read_prompt_clip(args.prompt_wav)  # missing, unreadable, silent or too long: say so now
     library = None
@@ -367,7 +369,7 @@ def _run_command(args: argparse.Namespace, argv: list[str]) -> int:
         if args.command == "say":
             return cmd_say(args)
         if args.command == "parity":
-            from cosydesk.engine.parity import run_parity
+            from cosydesk.devtools.parity import run_parity
 
             return run_parity(args.fixture, args.out, verbose=args.verbose, stages=args.stage)
         if args.command == "bench":

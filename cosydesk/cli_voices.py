@@ -107,7 +107,7 @@ def _add(library: Any, args: argparse.Namespace, load_engine: Any) -> int:
     transcript = sys.stdin.read() if args.transcript == "-" else args.transcript
     engine = None
     if args.prepare:
-        from cosydesk.engine.frontend import read_prompt_clip
+        from cosydesk.engine.prompt.frontend import read_prompt_clip
 
         read_prompt_clip(args.clip)  # a bad clip is said before the model loads
         engine = load_engine(args)

@@ -226,7 +226,7 @@ def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
 
 def default_model_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """Where `cosydesk download` puts the model folder unless told otherwise."""
-    from cosydesk.engine.modelfolder import MODEL_NAME
+    from cosydesk.engine.folder.modelfolder import MODEL_NAME
 
     return data_dir(environ) / "models" / MODEL_NAME
 

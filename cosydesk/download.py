@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cosydesk.engine.errors import Cancelled, EngineError
-from cosydesk.engine.modelfolder import MODEL_ID, REQUIRED_FILES, TOKENIZER_DIR
+from cosydesk.engine.folder.modelfolder import MODEL_ID, REQUIRED_FILES, TOKENIZER_DIR
 
 log = logging.getLogger(__name__)
 

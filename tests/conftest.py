@@ -120,9 +120,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random model folder in the official format, built once per test session."""
-    from cosydesk.engine.tinymodel import build_tiny_model
+    from cosydesk.devtools.tinymodel import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "Fun-CosyVoice3-0.5B-2512")
+
+
+@pytest.fixture(scope="session")
+def cpu_engine(tiny_model: Path) -> Iterator:
+    """The tiny model loaded once per test run on the CPU, unquantised, for every test that
+    only speaks with an engine. Tests may monkeypatch it (undone after each test); a test that
+    unloads, reloads or counts what an engine holds loads its own."""
+    from cosydesk.engine.engine import Engine
+    from cosydesk.engine.types import EngineOptions
+
+    engine = Engine.load(tiny_model, EngineOptions(device="cpu", quantization="none"))
+    yield engine
+    engine.unload()
 
 
 @pytest.fixture
@@ -130,7 +143,7 @@ def hub(tiny_model: Path, tmp_path: Path) -> Iterator:
     """The tiny model folder served as the official hub repository, plus files cosydesk skips."""
     import shutil
 
-    from cosydesk.engine.modelfolder import MODEL_ID
+    from cosydesk.engine.folder.modelfolder import MODEL_ID
     from tests.fake_hub import UNWANTED, fake_hub
 
     repo = tmp_path / "repo"

@@ -17,8 +17,9 @@ import soundfile
 
 from cosydesk import cli
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.modelfolder import open_model_folder
-from cosydesk.engine.sampling import ForcedLengthSampler as Forced
+from cosydesk.engine.folder.modelfolder import open_model_folder
+from cosydesk.engine.model.sampling import ForcedLengthSampler as Forced
+from tests.helpers import write_clip
 
 SR = 24000
 SAMPLES_PER_TOKEN = 960
@@ -39,18 +40,14 @@ def forced(monkeypatch: pytest.MonkeyPatch) -> int:
     """Every engine speaks exactly this many tokens per sentence (a known WAV length)."""
     n = 20
     monkeypatch.setattr(
-        "cosydesk.engine.sampling.from_config", lambda node, generator=None: Forced(n)
+        "cosydesk.engine.model.sampling.from_config", lambda node, generator=None: Forced(n)
     )
     return n
 
 
 @pytest.fixture(scope="module")
 def prompt_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    t = np.arange(2 * SR) / SR
-    wav = 0.3 * np.sin(2 * np.pi * 140 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
-    path = tmp_path_factory.mktemp("prompt") / "prompt.wav"
-    soundfile.write(path, wav.astype(np.float32), SR)
-    return path
+    return write_clip(tmp_path_factory.mktemp("prompt") / "prompt.wav", 2, freq=140)
 
 
 def _say(model: Path, prompt_wav: Path, out: Path, *extra: str) -> list[str]:

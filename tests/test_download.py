@@ -11,7 +11,7 @@ import pytest
 
 from cosydesk.download import DownloadError, ModelDownload
 from cosydesk.engine.errors import Cancelled
-from cosydesk.engine.modelfolder import open_model_folder
+from cosydesk.engine.folder.modelfolder import open_model_folder
 from tests.fake_hub import UNWANTED, Hub, unreachable_endpoint
 
 

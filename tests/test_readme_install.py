@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from tests.helpers import write_clip
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -133,11 +135,9 @@ def test_voices_runs_after_the_readme_install(tmp_path: Path) -> None:
 
 
 def test_say_runs_after_the_readme_install(tmp_path: Path, tiny_model: Path) -> None:
-    import numpy as np
     import soundfile
 
-    t = np.arange(48000) / 16000
-    soundfile.write(tmp_path / "clip.wav", 0.3 * np.sin(2 * np.pi * 150 * t), 16000)
+    write_clip(tmp_path / "clip.wav", 3, freq=150, rate=16000, tremolo=False)
     done = run_as_installed(
         tmp_path,
         *("say", "Hello there.", "-o", "out.wav", "--model", str(tiny_model), "--device", "cpu"),

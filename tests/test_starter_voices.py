@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cosydesk import starter_voices
 from cosydesk.download import ModelDownload
-from cosydesk.engine.modelfolder import open_model_folder
+from cosydesk.engine.folder.modelfolder import open_model_folder
 
 
 def test_the_download_fetches_the_starter_clip_after_the_model(

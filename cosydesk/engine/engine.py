@@ -15,18 +15,47 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from cosydesk.config import option
 from cosydesk.engine.errors import Cancelled, EngineError
-from cosydesk.engine.types import EngineOptions, EngineStatus, ProgressFn
+from cosydesk.engine.types import (
+    SAMPLE_RATE,
+    EngineOptions,
+    EngineStatus,
+    ModelStatus,
+    ProgressFn,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+    from cosydesk.engine.folder.modelfolder import ModelFolder
+    from cosydesk.engine.model.flow import FlowModel
+    from cosydesk.engine.model.hift import HiFTGenerator
+    from cosydesk.engine.model.llm import CosyVoice3LM
+    from cosydesk.engine.model.quant import QuantResult
+    from cosydesk.engine.model.synthesis import SegmentRenderer
+    from cosydesk.engine.prompt.frontend import PromptFeatures, PromptFrontend
+    from cosydesk.engine.text.tokenizer import CosyTokenizer
+    from cosydesk.engine.voices import Voice
 
 log = logging.getLogger(__name__)
 
 # progress(characters of the text covered by what has been spoken, characters in all)
 SegmentProgress = Callable[[int, int], None]
+
+
+_Part = TypeVar("_Part")
+
+
+def _loaded(part: _Part | None) -> _Part:
+    """`part` of the loaded model; EngineError once the model was unloaded."""
+    if part is None:
+        raise EngineError("The model is not loaded: wait for it to load, or load it again.")
+    return part
 
 
 def _check(cancel: threading.Event | None) -> None:
@@ -78,12 +107,28 @@ def _freeze_import_heap() -> None:
 class Engine:
     """A loaded CosyVoice3 model. Create it with `Engine.load`."""
 
-    sample_rate: int
-
     def __init__(self) -> None:
-        self._status = EngineStatus(status="unloaded")
-        self._frontend: Any = None
+        """An engine with nothing loaded; `load` fills it, `unload` empties it again."""
+        self._status = EngineStatus(status=ModelStatus.UNLOADED)
         self._model_status: tuple[Any, EngineStatus] | None = None
+        # What loading sets; kept after unload, where they describe what was loaded.
+        self.options = EngineOptions()
+        self.sample_rate = SAMPLE_RATE
+        self.fingerprint = ""
+        self.folder: ModelFolder | None = None
+        self.device: torch.device | None = None
+        self.flow_dtype: torch.dtype | None = None
+        self.quant: QuantResult | None = None
+        self.load_seconds: float | None = None
+        self.text_notes: list[str] = []
+        self._rewriters: dict[str, Any] = {}
+        # The models; unload drops them.
+        self.tokenizer: CosyTokenizer | None = None
+        self.llm: CosyVoice3LM | None = None
+        self.flow: FlowModel | None = None
+        self.hift: HiFTGenerator | None = None
+        self.renderer: SegmentRenderer | None = None
+        self._frontend: PromptFrontend | None = None
 
     # -- loading ----------------------------------------------------------------------------
     @classmethod
@@ -108,12 +153,13 @@ class Engine:
         import torch
         from accelerate import init_empty_weights
 
-        from cosydesk.engine import checkpoint, quant
-        from cosydesk.engine.flow import FlowModel
-        from cosydesk.engine.hift import HiFTGenerator
-        from cosydesk.engine.llm import CosyVoice3LM
-        from cosydesk.engine.modelfolder import open_model_folder
-        from cosydesk.engine.tokenizer import CosyTokenizer
+        from cosydesk.engine.folder import checkpoint
+        from cosydesk.engine.folder.modelfolder import open_model_folder
+        from cosydesk.engine.model import quant
+        from cosydesk.engine.model.flow import FlowModel
+        from cosydesk.engine.model.hift import HiFTGenerator
+        from cosydesk.engine.model.llm import CosyVoice3LM
+        from cosydesk.engine.text.tokenizer import CosyTokenizer
 
         _freeze_import_heap()
 
@@ -146,8 +192,8 @@ class Engine:
 
         step(0.05, "Reading the tokenizer")
         self.tokenizer = CosyTokenizer.from_folder(folder.blank_en)
-        self._rewriters: dict[str, Any] = {}
-        self.text_notes: list[str] = []
+        self._rewriters = {}
+        self.text_notes = []
         self._rewriter(options.text_normalization)
 
         step(0.1, "Loading the language model (llm.pt)")
@@ -180,8 +226,8 @@ class Engine:
         self.hift = hift.to(device=device, dtype=flow_dtype).eval()
 
         step(0.95, "Getting ready")
-        from cosydesk.engine import sampling
-        from cosydesk.engine.synthesis import SegmentRenderer
+        from cosydesk.engine.model import sampling
+        from cosydesk.engine.model.synthesis import SegmentRenderer
 
         llm_node = folder.llm_node
         self.renderer = SegmentRenderer(
@@ -207,7 +253,7 @@ class Engine:
         if device.type == "cuda" and options.use_cuda_graph:
             self.flow.enable_cuda_graphs()
         self.load_seconds = time.perf_counter() - started
-        self._status = EngineStatus(status="ok", model_dir=str(root))
+        self._status = EngineStatus(status=ModelStatus.OK, model_dir=str(root))
         if progress is not None:
             progress(1.0, "Ready")
         log.info("model loaded in %.1f s on %s", self.load_seconds, device)
@@ -215,18 +261,19 @@ class Engine:
     # -- voices -----------------------------------------------------------------------------
     def _prompt_frontend(self):
         if self._frontend is None:
-            from cosydesk.engine.frontend import PromptFrontend
-            from cosydesk.engine.onnx_models import SpeakerEncoder, SpeechTokenizer
+            from cosydesk.engine.prompt.frontend import PromptFrontend
+            from cosydesk.engine.prompt.onnx_models import SpeakerEncoder, SpeechTokenizer
 
+            folder = _loaded(self.folder)
             self._frontend = PromptFrontend(
-                SpeakerEncoder(self.folder.campplus),
-                SpeechTokenizer(self.folder.speech_tokenizer),
-                self.folder.feat_params,
+                SpeakerEncoder(folder.campplus),
+                SpeechTokenizer(folder.speech_tokenizer),
+                folder.feat_params,
                 self.sample_rate,
             )
         return self._frontend
 
-    def prompt_features(self, wav_path: Path):
+    def prompt_features(self, wav_path: Path) -> PromptFeatures:
         """Prompt features of a voice clip (loads the two ONNX models on first use)."""
         return self._prompt_frontend().extract(Path(wav_path))
 
@@ -236,7 +283,7 @@ class Engine:
 
         A missing wetext falls back to the basic rules, with a note in the status.
         """
-        from cosydesk.engine.wfst import make_rewriter
+        from cosydesk.engine.text.wfst import make_rewriter
 
         name = name or self.options.text_normalization
         if name not in self._rewriters:
@@ -262,7 +309,7 @@ class Engine:
         Raises NoTextError (an EngineError) at once for empty text, and on the first step for
         text with nothing to read (only symbols).
         """
-        from cosydesk.engine.textnorm import iter_chunks
+        from cosydesk.engine.text.textnorm import iter_chunks
 
         rewrite = self._rewriter(normalization)
         return iter_chunks(text, self.tokenizer, rewrite=rewrite)
@@ -272,12 +319,12 @@ class Engine:
     def _ids(self, text: str):
         import torch
 
-        return torch.tensor([self.tokenizer.encode(text)], dtype=torch.long)
+        return torch.tensor([_loaded(self.tokenizer).encode(text)], dtype=torch.long)
 
     def synthesize(
         self,
         text: str,
-        voice: Any,
+        voice: Voice,
         *,
         stream: bool = True,
         speed: float = 1.0,
@@ -299,7 +346,7 @@ class Engine:
         text's sentence marks). Raises Cancelled between chunks,
         NoTextError (an EngineError) when the text holds nothing to read.
         """
-        if self._status.status != "ok":
+        if self._status.status != ModelStatus.OK:
             raise EngineError("The model is not loaded: wait for it to load, or load it again.")
         speeds = option("speed")
         if not speeds.in_range(speed):
@@ -317,7 +364,8 @@ class Engine:
             seg = self.segment_input(
                 part.text, voice, mode=mode, instruct=instruct, transcript=transcript
             )
-            for chunk in self.renderer.render(seg, stream=stream, speed=speed, cancel=cancel):
+            render = _loaded(self.renderer).render
+            for chunk in render(seg, stream=stream, speed=speed, cancel=cancel):
                 if chunk.numel():
                     yield chunk.numpy().astype(np.float32, copy=False)
             if cancel is not None and cancel.is_set():
@@ -330,7 +378,7 @@ class Engine:
     def segment_input(
         self,
         text: str,
-        voice: Any,
+        voice: Voice,
         *,
         mode: str = "zero-shot",
         instruct: str | None = None,
@@ -343,7 +391,7 @@ class Engine:
         """
         import torch
 
-        from cosydesk.engine.synthesis import SegmentInput, prompt_text_for
+        from cosydesk.engine.model.synthesis import SegmentInput, prompt_text_for
 
         feats = voice.features
         prompt = transcript if transcript is not None else self.voice_transcript(voice)
@@ -357,11 +405,11 @@ class Engine:
             embedding=feats.embedding,
         )
 
-    def voice_transcript(self, voice: Any, normalization: str | None = None) -> str:
+    def voice_transcript(self, voice: Voice, normalization: str | None = None) -> str:
         """What the voice's clip says, normalised as the text is (`normalization`, else the
         engine's default), as upstream normalises the prompt text."""
-        from cosydesk.engine.synthesis import END_OF_PROMPT
-        from cosydesk.engine.textnorm import normalize
+        from cosydesk.engine.model.synthesis import END_OF_PROMPT
+        from cosydesk.engine.text.textnorm import normalize
 
         prompt = str(voice.transcript)
         if END_OF_PROMPT in prompt:
@@ -370,27 +418,28 @@ class Engine:
         normalized = normalize(prompt, self.tokenizer, split=False, rewrite=rewrite)
         return normalized[0] if normalized else prompt
 
-    def warm_up(self, voice: Any, tokens: int | None = None) -> float:
+    def warm_up(self, voice: Voice, tokens: int | None = None) -> float:
         """Speak a throw-away utterance with `voice` so the first real request is not slow.
 
         On a GPU this records the CUDA graphs of the decode step and of the flow shapes that
         streaming uses with this voice (the first two hops). Returns the seconds it took.
         """
-        from cosydesk.engine.sampling import ForcedLengthSampler
+        from cosydesk.engine.model.sampling import ForcedLengthSampler
 
         started = time.perf_counter()
         prompt = int(voice.features.speech_token.shape[1])
-        hop = self.renderer.hop
-        lookahead = self.renderer.lookahead
+        renderer = _loaded(self.renderer)
+        hop = renderer.hop
+        lookahead = renderer.lookahead
         count = tokens or (-prompt % hop) + 3 * hop + lookahead
-        size = self.llm.speech_token_size
-        factory = self.renderer.sampler_factory
-        self.renderer.sampler_factory = lambda: ForcedLengthSampler(count, size)
+        size = _loaded(self.llm).speech_token_size
+        factory = renderer.sampler_factory
+        renderer.sampler_factory = lambda: ForcedLengthSampler(count, size)
         try:
             for _ in self.synthesize("Warming up the model now.", voice, stream=True):
                 pass
         finally:
-            self.renderer.sampler_factory = factory
+            renderer.sampler_factory = factory
         return time.perf_counter() - started
 
     # -- status and unloading ---------------------------------------------------------------
@@ -399,10 +448,11 @@ class Engine:
         from cosydesk.engine import memory
 
         st = self._status
-        if st.status != "ok":
+        if st.status != ModelStatus.OK:
             return memory.card_status(EngineStatus(status=st.status))
         # The model part only changes with these; the CUDA figures are read fresh each time.
-        key = (self.renderer.flow_dtype, self._frontend is not None, self.llm.decode_path)
+        renderer, llm = _loaded(self.renderer), _loaded(self.llm)
+        key = (renderer.flow_dtype, self._frontend is not None, llm.decode_path)
         if self._model_status is None or self._model_status[0] != key:
             self._model_status = (key, memory.model_status(self))
         return memory.card_status(dataclasses.replace(self._model_status[1]))
@@ -410,9 +460,8 @@ class Engine:
     def unload(self) -> None:
         """Free the models; GPU memory returns to what it was before loading."""
         for name in ("llm", "flow", "hift", "renderer", "_frontend", "tokenizer"):
-            if hasattr(self, name):
-                setattr(self, name, None)
-        self._status = EngineStatus(status="unloaded")
+            setattr(self, name, None)
+        self._status = EngineStatus(status=ModelStatus.UNLOADED)
         self._model_status = None
         try:
             import torch

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from cosydesk.engine.types import ComponentMemory, EngineStatus
+from cosydesk.engine.types import ComponentMemory, EngineStatus, ModelStatus
 
 
 def _tensors_of(module: torch.nn.Module):
@@ -142,7 +142,7 @@ def model_status(engine: Any) -> EngineStatus:
         )
     components.append(ComponentMemory("frontend", "cpu", _frontend_bytes(engine), "onnx"))
     status = EngineStatus(
-        status="ok",
+        status=ModelStatus.OK,
         model_dir=str(engine.folder.root),
         device=device,
         quantization=quant.mode,

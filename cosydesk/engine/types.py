@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,26 @@ ProgressFn = Callable[[float, str], None]
 def _declared(name: str) -> Any:
     """A field whose default is the one the setting `name` declares (see cosydesk.config)."""
     return field(default_factory=lambda: option(name).default)
+
+
+class Word(str, enum.Enum):
+    """A vocabulary of words: members equal, print and format as their word, so that logs,
+    JSON and Qt signals carry "ok", never "ModelStatus.OK"."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class ModelStatus(Word):
+    """`EngineStatus.status`: the model is loaded and works ("ok"), or why it does not."""
+
+    OK = "ok"
+    LOADING = "loading"
+    UNLOADED = "unloaded"
+    ERROR = "error"
 
 
 @dataclass(frozen=True)
@@ -54,7 +75,7 @@ class ComponentMemory:
 class EngineStatus:
     """What the engine is and how it is loaded: the seed's /health fields and more."""
 
-    status: str  # "ok", "loading", "unloaded", "error"
+    status: ModelStatus
     model: str = "cosyvoice3"
     model_dir: str = ""
     backend: str = "pytorch"

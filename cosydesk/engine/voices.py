@@ -28,7 +28,8 @@ from cosydesk.engine import tempowner
 from cosydesk.engine.errors import VoiceError
 
 if TYPE_CHECKING:
-    from cosydesk.engine.frontend import PromptFeatures
+    from cosydesk.engine.prompt.frontend import PromptFeatures
+    from cosydesk.engine.protocols import PromptSource
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
-def _cache_name(engine: Any) -> str:
+def _cache_name(engine: PromptSource | None) -> str:
     """The file of a voice's prompt features for `engine`'s model."""
     return f"features-{getattr(engine, 'fingerprint', None) or 'none'}.npz"
 
@@ -147,7 +148,9 @@ class VoiceLibrary:
         key = " ".join(name.split()).casefold()
         return next((v for v in self._infos() if v.name.casefold() == key), None)
 
-    def add(self, name: str, audio_path: Path, transcript: str, engine: Any = None) -> VoiceInfo:
+    def add(
+        self, name: str, audio_path: Path, transcript: str, engine: PromptSource | None = None
+    ) -> VoiceInfo:
         """Add a voice from an audio file and its transcript.
 
         The clip is checked (readable, at least 16 kHz, not silent, 0.5 to 30 s long) and stored
@@ -155,7 +158,7 @@ class VoiceLibrary:
         cached at once; if that fails the voice is not added. Raises VoiceError with a sentence
         for a bad name, transcript or clip, or a name already taken (ignoring case).
         """
-        from cosydesk.engine.frontend import read_prompt_clip
+        from cosydesk.engine.prompt.frontend import read_prompt_clip
 
         name = _check_name(name)
         transcript = " ".join(transcript.split())
@@ -214,7 +217,7 @@ class VoiceLibrary:
         """Remove the voice, its clip and its cached features."""
         shutil.rmtree(self.info(name).folder)
 
-    def get(self, name: str, engine: Any = None) -> Voice:
+    def get(self, name: str, engine: PromptSource | None = None) -> Voice:
         """The voice `name` with prompt features for `engine`'s model.
 
         Uses the cached features when they exist for this model; otherwise (or when they are
@@ -222,7 +225,7 @@ class VoiceLibrary:
         an engine, only a cache of any model will do (it is the only one the caller could use).
         Raises VoiceError naming the voice when its clip is gone and no usable cache remains.
         """
-        from cosydesk.engine.frontend import PromptFeatures
+        from cosydesk.engine.prompt.frontend import PromptFeatures
 
         info = self.info(name)
         if getattr(engine, "fingerprint", None):

@@ -10,9 +10,12 @@ from the GUI thread.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cosydesk.runner import Runner
+
+if TYPE_CHECKING:
+    from cosydesk.engine.voices import VoiceLibrary
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ class LocalApiServer:
         *,
         port: int,
         api_key: str = "",
-        library: Any = None,
+        library: VoiceLibrary | None = None,
         default_voice: str = "",
     ) -> None:
         self.runner = runner
@@ -91,7 +94,7 @@ class LocalApiServer:
             stopped = server.stop(timeout) and stopped
         return stopped
 
-    def _voice_library(self) -> Any:
+    def _voice_library(self) -> VoiceLibrary:
         if self._library is not None:
             return self._library
         from cosydesk.config import voices_dir

@@ -15,7 +15,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QClipboard, QGuiApplication
@@ -28,6 +28,10 @@ from cosydesk.gui.memory import WindowMemory
 from cosydesk.gui.tray import Tray
 from cosydesk.runner import EngineFactory, load_engine
 from cosydesk.state import AppState
+
+if TYPE_CHECKING:
+    from cosydesk.config import Settings
+    from cosydesk.engine.voices import VoiceLibrary
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +50,9 @@ class CosyDesk(QObject):
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         *,
-        library: Any = None,
+        library: VoiceLibrary | None = None,
         engine_factory: EngineFactory = load_engine,
         instance: Any = None,
         tick_ms: int = 1000,

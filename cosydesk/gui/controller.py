@@ -12,14 +12,16 @@ person's request waits behind one of its jobs, the state says so.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from cosydesk.engine.errors import ConfigError, EngineError
 from cosydesk.engine.types import SAMPLE_RATE, EngineOptions
+from cosydesk.gui.app_state import AppState
 from cosydesk.gui.speech_output import SpeechOutput
 from cosydesk.gui.worker import WORKER_NICE, Worker
 from cosydesk.runner import (
@@ -34,6 +36,11 @@ from cosydesk.runner import (
     speech_job,
     voice_job,
 )
+from cosydesk.runner.events import RunnerState
+
+if TYPE_CHECKING:
+    from cosydesk.config import Settings
+    from cosydesk.engine.voices import VoiceLibrary
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +109,8 @@ class Controller(QObject):
 
     def __init__(
         self,
-        settings: Any,
-        library: Any,
+        settings: Settings,
+        library: VoiceLibrary,
         engine_factory: EngineFactory = load_engine,
         *,
         tick_ms: int = 1000,
@@ -123,7 +130,7 @@ class Controller(QObject):
         self._api_running: int | None = None  # the local speech API's job that runs now
         self._load_job: int | None = None
         self._requested: tuple[Path, EngineOptions] | None = None
-        self._engine_state = "unloaded"
+        self._engine_state = RunnerState.UNLOADED
         self._detail = ""
         self._state = ""
         self._shown_detail = ""
@@ -152,7 +159,7 @@ class Controller(QObject):
         self.runner.start()
         self.runner.set_idle_minutes(float(self._setting("idle_unload_minutes") or 0))
         if self.model_dir() is None:
-            self._set_state("no-model", "Choose the model folder to start speaking.")
+            self._set_state(AppState.NO_MODEL, "Choose the model folder to start speaking.")
         else:
             self.load()
 
@@ -190,20 +197,20 @@ class Controller(QObject):
         """(Re)load the model as the settings say; any load under way is cancelled."""
         model_dir = self.model_dir()
         if model_dir is None:
-            self._set_state("no-model", "Choose the model folder to start speaking.")
+            self._set_state(AppState.NO_MODEL, "Choose the model folder to start speaking.")
             return None
         try:
             options = self.engine_options()
         except ConfigError as exc:  # an environment variable with a bad value
             log.warning("%s", exc)
-            self._engine_state, self._detail = "error", str(exc)
+            self._engine_state, self._detail = RunnerState.ERROR, str(exc)
             self._update_state()
             self.error.emit(str(exc))
             return None
         if self._load_job is not None:
             self.runner.cancel(self._load_job)
         self._requested = (model_dir, options)
-        self._set_state("loading", "Loading the model...")
+        self._set_state(AppState.LOADING, "Loading the model...")
         job = self._submit(lambda: self.runner.load(ModelConfig(model_dir, options)))
         self._load_job = job.job_id if job is not None else None
         return self._load_job
@@ -211,7 +218,7 @@ class Controller(QObject):
     def unload(self, reason: str = "asked by the user") -> None:
         self._submit(lambda: self.runner.unload(reason))
 
-    def _submit(self, submit: Any) -> Job | None:
+    def _submit(self, submit: Callable[[], Job]) -> Job | None:
         """`submit()` a job to the runner and follow it; None (and an error) when refused."""
         if self._reload_timer.isActive():
             # The settings changed a moment ago (the first-run dialog has just chosen the
@@ -420,7 +427,7 @@ class Controller(QObject):
             self.stop()
         if not quiet:
             self.error.emit(message)
-        if self._engine_state == "error":
+        if self._engine_state == RunnerState.ERROR:
             self._detail = message
         self.job_failed.emit(job_id, message)
         self._update_state()
@@ -445,10 +452,12 @@ class Controller(QObject):
 
     @Slot(str)
     def _on_engine_state(self, state: str) -> None:
-        previous, self._engine_state = self._engine_state, state
-        if state == "loading":
+        previous, self._engine_state = self._engine_state, RunnerState(state)
+        if state == RunnerState.LOADING:
             self._detail = "Loading the model..."
-        elif state == "ready" or (state == "error" and previous == "loading"):
+        elif state == RunnerState.READY or (
+            state == RunnerState.ERROR and previous == RunnerState.LOADING
+        ):
             self._detail = ""  # the failure's own sentence follows with `failed`
         self._update_state()
 
@@ -467,34 +476,35 @@ class Controller(QObject):
 
     def _update_state(self) -> None:
         speech = self._speech
-        if self._behind_api and self._engine_state != "loading":
-            self._set_state("working", WAITING_FOR_API)
+        if self._behind_api and self._engine_state != RunnerState.LOADING:
+            self._set_state(AppState.WORKING, WAITING_FOR_API)
             return
-        if speech is not None and self._engine_state != "loading":
+        if speech is not None and self._engine_state != RunnerState.LOADING:
             paused = speech.output.paused
             self._set_state(
-                "paused" if paused else "speaking", "Paused" if paused else "Speaking..."
+                AppState.PAUSED if paused else AppState.SPEAKING,
+                "Paused" if paused else "Speaking...",
             )
             return
         engine = self._engine_state
-        if engine == "loading":
-            self._set_state("loading", self._detail or "Loading the model...")
-        elif engine == "error":
-            self._set_state("error", self._detail or "The model could not be loaded.")
+        if engine == RunnerState.LOADING:
+            self._set_state(AppState.LOADING, self._detail or "Loading the model...")
+        elif engine == RunnerState.ERROR:
+            self._set_state(AppState.ERROR, self._detail or "The model could not be loaded.")
         elif self._saves:
-            self._set_state("working", "Saving...")
-        elif self._api_running is not None and engine in ("ready", "busy"):
-            self._set_state("ready", "Ready; answering a speech API request...")
-        elif engine == "busy":
-            self._set_state("working", "Working...")
-        elif engine == "ready":
-            self._set_state("ready", "Ready")
+            self._set_state(AppState.WORKING, "Saving...")
+        elif self._api_running is not None and engine in (RunnerState.READY, RunnerState.BUSY):
+            self._set_state(AppState.READY, "Ready; answering a speech API request...")
+        elif engine == RunnerState.BUSY:
+            self._set_state(AppState.WORKING, "Working...")
+        elif engine == RunnerState.READY:
+            self._set_state(AppState.READY, "Ready")
         elif self.model_dir() is None:
-            self._set_state("no-model", "Choose the model folder to start speaking.")
+            self._set_state(AppState.NO_MODEL, "Choose the model folder to start speaking.")
         else:
-            self._set_state("unloaded", self._detail or "The model is not loaded.")
+            self._set_state(AppState.UNLOADED, self._detail or "The model is not loaded.")
 
-    def _set_state(self, state: str, detail: str) -> None:
+    def _set_state(self, state: AppState, detail: str) -> None:
         if (state, detail) == (self._state, self._shown_detail):
             return
         self._state = state

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -26,6 +26,11 @@ from PySide6.QtWidgets import (
 
 from cosydesk.engine.errors import EngineError
 from cosydesk.gui.notice import Kind, Notice
+
+if TYPE_CHECKING:
+    from cosydesk.config import Settings
+    from cosydesk.gui.controller import Controller
+    from cosydesk.gui.first_voice import FirstVoicePage
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +62,15 @@ class FirstRunDialog(QDialog):
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         parent: QWidget | None = None,
         *,
-        controller: Any = None,
+        controller: Controller | None = None,
         starter_dir: Path | None = None,
         voice_only: bool = False,
     ) -> None:
         from cosydesk.config import starter_voices_dir
-        from cosydesk.engine.modelfolder import describe_expected
+        from cosydesk.engine.folder.modelfolder import describe_expected
 
         super().__init__(parent)
         self.settings = settings
@@ -140,7 +145,7 @@ class FirstRunDialog(QDialog):
         self.valid = False
         self.check()
 
-        self.voice_page: Any = None
+        self.voice_page: FirstVoicePage | None = None
         if controller is not None:
             from cosydesk.gui.first_voice import FirstVoicePage
 
@@ -153,6 +158,8 @@ class FirstRunDialog(QDialog):
 
     def show_voice_step(self) -> None:
         """Go on to the first voice (the model is chosen and loads meanwhile)."""
+        if self.voice_page is None:  # no controller: nothing could add a voice
+            return
         self.voice_page.refresh_starter()
         self.pages.setCurrentWidget(self.voice_page)
         self.setWindowTitle("Your first voice")
@@ -161,7 +168,7 @@ class FirstRunDialog(QDialog):
     @Slot()
     def check(self) -> bool:
         """Run the engine's quick folder check on the path; show its sentence; enable OK."""
-        from cosydesk.engine.modelfolder import open_model_folder
+        from cosydesk.engine.folder.modelfolder import open_model_folder
 
         self._check_timer.stop()
         text = self.path_edit.text().strip()
@@ -216,7 +223,7 @@ class FirstRunDialog(QDialog):
         self.download_button.setEnabled(False)
         signals = self._signals
 
-        def progress(done: int, total: int, message: str) -> None:
+        def on_progress(done: int, total: int, message: str) -> None:
             try:
                 signals.progress.emit(done, total, message)
             except RuntimeError:  # the dialog is gone: nobody watches, so stop
@@ -234,7 +241,7 @@ class FirstRunDialog(QDialog):
             from cosydesk.engine.errors import Cancelled, EngineError
 
             try:
-                download.run(progress, cancel)
+                download.run(on_progress, cancel)
             except Cancelled:
                 report(
                     "cancelled",
@@ -313,6 +320,8 @@ class FirstRunDialog(QDialog):
         super().accept()
 
     def _has_voices(self) -> bool:
+        if self.controller is None:
+            return False
         try:
             return bool(self.controller.library.list())
         except OSError:

@@ -8,11 +8,14 @@ editor ends the marking for that utterance, since its character positions no lon
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtGui import QPalette, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit
+
+if TYPE_CHECKING:
+    from cosydesk.gui.controller import Controller
 
 TICK_MS = 100
 
@@ -25,7 +28,7 @@ def _utf16_length(text: str) -> int:
 class ReadingHighlighter(QObject):
     """Marks in `editor` what `controller` reports as being heard (see `follow`)."""
 
-    def __init__(self, editor: QPlainTextEdit, controller: Any) -> None:
+    def __init__(self, editor: QPlainTextEdit, controller: Controller) -> None:
         super().__init__(editor)
         self.editor = editor
         self.controller = controller

@@ -9,16 +9,18 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QLinearGradient, QPainter, QPainterPath, QPen, QPixmap
 
+from cosydesk.gui.app_state import AppState
+
 # Bubble colour per state: calm teal when ready, blue while speaking, amber while loading.
-_COLOURS = {
-    "ready": "#14857a",
-    "speaking": "#2563eb",
-    "paused": "#2563eb",
-    "working": "#2563eb",
-    "loading": "#b7791f",
-    "error": "#c53030",
-    "unloaded": "#718096",
-    "no-model": "#718096",
+_COLOURS: dict[str, str] = {
+    AppState.READY: "#14857a",
+    AppState.SPEAKING: "#2563eb",
+    AppState.PAUSED: "#2563eb",
+    AppState.WORKING: "#2563eb",
+    AppState.LOADING: "#b7791f",
+    AppState.ERROR: "#c53030",
+    AppState.UNLOADED: "#718096",
+    AppState.NO_MODEL: "#718096",
 }
 _SIZES = (16, 22, 24, 32, 48, 64, 128, 256)
 
@@ -51,25 +53,25 @@ def _waves(p: QPainter, heights: tuple[float, ...]) -> None:
 
 def _glyph(p: QPainter, state: str) -> None:
     white = QColor("white")
-    if state in ("speaking", "working"):
+    if state in (AppState.SPEAKING, AppState.WORKING):
         _waves(p, (10, 22, 30, 22, 10))
-    elif state == "paused":
+    elif state == AppState.PAUSED:
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(white)
         p.drawRoundedRect(QRectF(21, 15, 8, 24), 2, 2)
         p.drawRoundedRect(QRectF(35, 15, 8, 24), 2, 2)
-    elif state == "loading":
+    elif state == AppState.LOADING:
         pen = QPen(white, 5)
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)
         p.setPen(pen)
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawArc(QRectF(20, 15, 24, 24), 90 * 16, -270 * 16)
-    elif state == "error":
+    elif state == AppState.ERROR:
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(white)
         p.drawRoundedRect(QRectF(28.5, 12, 7, 20), 3, 3)
         p.drawEllipse(QPointF(32, 38), 4, 4)
-    elif state in ("unloaded", "no-model"):
+    elif state in (AppState.UNLOADED, AppState.NO_MODEL):
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(white)
         for x in (20, 32, 44):
@@ -85,7 +87,7 @@ def render_state(state: str, size: int = 64) -> QPixmap:
     p = QPainter(pixmap)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
     p.scale(size / 64, size / 64)
-    _bubble(p, QColor(_COLOURS.get(state, _COLOURS["ready"])))
+    _bubble(p, QColor(_COLOURS.get(state, _COLOURS[AppState.READY])))
     _glyph(p, state)
     p.end()
     return pixmap
@@ -114,8 +116,8 @@ def render_app(size: int = 256) -> QPixmap:
     p.drawRoundedRect(QRectF(1, 1, 62, 62), 14, 14)
     p.translate(8, 9)
     p.scale(0.75, 0.75)
-    _bubble(p, QColor(_COLOURS["ready"]))
-    _glyph(p, "ready")
+    _bubble(p, QColor(_COLOURS[AppState.READY]))
+    _glyph(p, AppState.READY)
     p.end()
     return pixmap
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
@@ -23,12 +23,16 @@ from PySide6.QtWidgets import (
 )
 
 from cosydesk.gui.a11y import accessible
+from cosydesk.gui.app_state import AppState
 from cosydesk.gui.confirm import confirm
 from cosydesk.gui.editor import TextEditor
 from cosydesk.gui.follow import ReadingHighlighter
 from cosydesk.gui.icons import app_icon
 from cosydesk.gui.status_bar import StatusBar
 from cosydesk.gui.text_file import TEXT_FILTER, TextFileError, read_text_file, suggested_wav_name
+
+if TYPE_CHECKING:
+    from cosydesk.gui.controller import Controller
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ class MainWindow(QMainWindow):
     quit_requested = Signal()
     hidden_to_tray = Signal()
 
-    def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
         self.settings = controller.settings
@@ -256,12 +260,12 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def _on_state(self, state: str, detail: str) -> None:
         self.status.set_state(state, detail)
-        speaking = state in ("speaking", "paused")
+        speaking = state in (AppState.SPEAKING, AppState.PAUSED)
         self.pause_button.setEnabled(speaking)
         self.pause_action.setEnabled(speaking)
         self.stop_button.setEnabled(speaking)
         self.stop_action.setEnabled(speaking)
-        self.pause_button.setText("&Resume" if state == "paused" else "&Pause")
+        self.pause_button.setText("&Resume" if state == AppState.PAUSED else "&Pause")
         if not speaking:
             self.progress.hide()
 

@@ -157,7 +157,7 @@ class Recorder:
             if self.sample_rate and self.sample_rate != CLIP_RATE and audio.size:
                 import torch
 
-                from cosydesk.engine.audio_features import resample
+                from cosydesk.engine.prompt.audio_features import resample
 
                 audio = resample(torch.from_numpy(audio), self.sample_rate, CLIP_RATE).numpy()
             self._clip = np.clip(audio, -1.0, 1.0).astype(np.float32)
@@ -377,7 +377,7 @@ class RecordDialog(QDialog):
     @property
     def silent(self) -> bool:
         """Whether the recording is too quiet for the library to take it as a voice."""
-        from cosydesk.engine.frontend import SILENCE_PEAK
+        from cosydesk.engine.prompt.frontend import SILENCE_PEAK
 
         return self.recorder.peak < SILENCE_PEAK
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QKeyCombination, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence
@@ -37,6 +37,10 @@ from cosydesk.autostart import Autostart, AutostartError
 from cosydesk.config import coerce, option
 from cosydesk.engine.errors import ConfigError, EngineError
 from cosydesk.gui.notice import Kind, Notice
+
+if TYPE_CHECKING:
+    from cosydesk.config import Settings
+    from cosydesk.engine.voices import VoiceLibrary
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +80,8 @@ class SettingsDialog(QDialog):
 
     def __init__(
         self,
-        settings: Any,
-        library: Any = None,
+        settings: Settings,
+        library: VoiceLibrary | None = None,
         parent: QWidget | None = None,
         *,
         hotkey_note: str = "",
@@ -346,7 +350,7 @@ class SettingsDialog(QDialog):
     def _validate_model_dir(self, value: str) -> None:
         if not value or value == self.settings.get("model_dir"):
             return
-        from cosydesk.engine.modelfolder import open_model_folder
+        from cosydesk.engine.folder.modelfolder import open_model_folder
 
         open_model_folder(value)
 

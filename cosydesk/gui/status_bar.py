@@ -15,7 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cosydesk.engine.types import EngineStatus
+from cosydesk.engine.types import EngineStatus, ModelStatus
+from cosydesk.gui.app_state import AppState
 
 MIB = 1024**2
 GIB = 1024**3
@@ -28,7 +29,7 @@ def _size(n: int) -> str:
 
 def quantization_text(status: EngineStatus) -> tuple[str, str]:
     """(label, tooltip) for the quantisation in effect; says so when it differs from the ask."""
-    if status.status != "ok":
+    if status.status != ModelStatus.OK:
         return "Quantisation: -", "The model is not loaded."
     label = {"4bit": "4-bit NF4", "8bit": "8-bit", "none": "none"}.get(
         status.quantization, status.quantization
@@ -54,11 +55,11 @@ def memory_text(status: EngineStatus) -> tuple[str, str]:
     card = ""
     if status.card_total:
         card = f"card {_size(status.card_used or 0)} / {_size(status.card_total)}"
-    if status.status == "ok" and not status.device.startswith("cuda"):
+    if status.status == ModelStatus.OK and not status.device.startswith("cuda"):
         if not status.card_total:
             return NO_CUDA, "torch finds no CUDA GPU, so the model runs on the CPU (slowly)."
         return f"Running on CPU (GPU {card})", "The device setting keeps the model on the CPU."
-    if status.status != "ok":
+    if status.status != ModelStatus.OK:
         if card:
             return f"GPU: model not loaded, {card}", status.card_name or ""
         return "GPU: model not loaded", ""
@@ -154,8 +155,8 @@ class StatusBar(QStatusBar):
         self.state_label.setText(detail or state)
         self.state_label.setToolTip(detail)
         self.state_label.setProperty("state", state)
-        self.choose_model_button.setVisible(state == "no-model")
-        if state != "loading":
+        self.choose_model_button.setVisible(state == AppState.NO_MODEL)
+        if state != AppState.LOADING:
             self.progress.hide()
 
     def set_load_progress(self, fraction: float, message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from cosydesk.gui.app_state import AppState
 from cosydesk.gui.icons import state_icon
 
 _TOOLTIP_TITLE = "cosydesk"
@@ -42,12 +43,12 @@ class Tray(QObject):
         self.settings_action.triggered.connect(self.settings_requested)
         self.quit_action.triggered.connect(self.quit_requested)
 
-        self.icon = QSystemTrayIcon(state_icon("unloaded"), self)
+        self.icon = QSystemTrayIcon(state_icon(AppState.UNLOADED), self)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_activated)
         self.state = ""
         self.set_hotkey("")
-        self.set_state("unloaded", "Starting...")
+        self.set_state(AppState.UNLOADED, "Starting...")
 
     @staticmethod
     def available() -> bool:
@@ -73,9 +74,9 @@ class Tray(QObject):
         self.state = state
         self.icon.setIcon(state_icon(state))
         self.icon.setToolTip(f"{_TOOLTIP_TITLE} - {detail}" if detail else _TOOLTIP_TITLE)
-        speaking = state in ("speaking", "paused")
+        speaking = state in (AppState.SPEAKING, AppState.PAUSED)
         self.pause_action.setEnabled(speaking)
-        self.pause_action.setText("Resume" if state == "paused" else "Pause")
+        self.pause_action.setText("Resume" if state == AppState.PAUSED else "Pause")
         self.stop_action.setEnabled(speaking)
 
     def notify(self, title: str, message: str, *, warning: bool = False) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont
@@ -28,6 +28,9 @@ from cosydesk.gui.confirm import confirm
 from cosydesk.gui.record_dialog import RecordDialog
 from cosydesk.gui.voice_adding import VoiceAdding
 
+if TYPE_CHECKING:
+    from cosydesk.gui.controller import Controller
+
 log = logging.getLogger(__name__)
 
 EMPTY_TEXT = (
@@ -42,7 +45,7 @@ class VoicesDialog(QDialog):
 
     voices_changed = Signal()
 
-    def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
         self.settings = controller.settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cosydesk.engine.errors import Cancelled, EngineError
 from cosydesk.runner.events import Progress, Reading, RunnerState
@@ -14,6 +14,7 @@ from cosydesk.runner.jobs import Job, ModelUnavailable, Origin, load_failure_tex
 if TYPE_CHECKING:
     import threading
 
+    from cosydesk.engine.protocols import SpeechEngine
     from cosydesk.runner.runner import Runner
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ class JobContext:
     def cancel(self) -> threading.Event:
         return self.job.cancel
 
-    def engine(self) -> Any:
+    def engine(self) -> SpeechEngine:
         """The loaded engine, loaded first (with `LoadProgress` under this job's id) when it is
         not, or when the model configuration changed. Raises Cancelled, or what loading
         raises (an EngineError sentence for a bad folder); for an API job, ModelUnavailable
@@ -61,7 +62,7 @@ class JobContext:
         job.detail["load_seconds"] = time.monotonic() - started
         return engine
 
-    def loaded_engine(self) -> Any:
+    def loaded_engine(self) -> SpeechEngine | None:
         """The engine if one is loaded (whatever its configuration), else None; never loads."""
         return self._runner._loaded_engine()
 

@@ -7,16 +7,15 @@ engine: a GUI re-emits them as queued signals.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cosydesk.engine.types import EngineStatus
+from cosydesk.engine.types import EngineStatus, Word
 from cosydesk.runner.jobs import Outcome
 
 
-class RunnerState(str, enum.Enum):
+class RunnerState(Word):
     """What the model is doing: nothing loaded, loading, ready, working on a job, or failed."""
 
     UNLOADED = "unloaded"

@@ -15,16 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cosydesk.engine.errors import Cancelled, EngineError
-from cosydesk.engine.types import EngineOptions, EngineStatus
+from cosydesk.engine.protocols import EngineFactory, SpeechEngine, VoiceStore
+from cosydesk.engine.types import EngineOptions, EngineStatus, ModelStatus
 from cosydesk.runner.events import RunnerState
 
 log = logging.getLogger(__name__)
-
-# (model_dir, options, *, progress, cancel) -> an engine with synthesize/status/unload.
-EngineFactory = Callable[..., Any]
 
 
 def load_engine(
@@ -33,7 +30,7 @@ def load_engine(
     *,
     progress: Callable[[float, str], None] | None = None,
     cancel: threading.Event | None = None,
-) -> Any:
+) -> SpeechEngine:
     """The default factory: the real engine, imported here so that torch loads on the runner's
     thread, not on the one that starts the app."""
     from cosydesk.engine.engine import Engine
@@ -67,11 +64,13 @@ def with_card(status: EngineStatus) -> EngineStatus:
 class ModelSlot:
     """Holds at most one engine, loaded from `config`; see the module docstring."""
 
-    def __init__(self, factory: EngineFactory, library: Any, config: ModelConfig | None) -> None:
+    def __init__(
+        self, factory: EngineFactory, library: VoiceStore | None, config: ModelConfig | None
+    ) -> None:
         self._factory = factory
         self._library = library
         self.config = config
-        self.engine: Any = None
+        self.engine: SpeechEngine | None = None
         self._loaded: ModelConfig | None = None
         self.failed = False  # the last load ended in an error (not a cancel)
         self.load_seconds: float | None = None
@@ -88,7 +87,7 @@ class ModelSlot:
             return RunnerState.READY
         return RunnerState.ERROR if self.failed else RunnerState.UNLOADED
 
-    def idle_status(self, state: str) -> EngineStatus:
+    def idle_status(self, state: ModelStatus) -> EngineStatus:
         """The status without a model: `state`, and the folder and mode asked for, if any."""
         if self.config is None:
             return EngineStatus(status=state)
@@ -101,19 +100,19 @@ class ModelSlot:
     def status(self) -> EngineStatus:
         """The engine's own status, or the idle one; never raises."""
         if self.engine is None:
-            return self.idle_status(self.state().value)
+            return self.idle_status(ModelStatus.ERROR if self.failed else ModelStatus.UNLOADED)
         try:
             status: EngineStatus = self.engine.status()
         except Exception:
             log.exception("The engine could not report its status")
-            return self.idle_status("error")
+            return self.idle_status(ModelStatus.ERROR)
         return status
 
     def load(
         self,
         cancel: threading.Event,
         progress: Callable[[float, str], None],
-    ) -> Any:
+    ) -> SpeechEngine:
         """Load the engine from `config` (dropping any other first); raises what loading
         raises, Cancelled included. The caller reports the outcome."""
         if self.config is None:
@@ -151,15 +150,16 @@ class ModelSlot:
         self._warm_up(engine)
         return engine
 
-    def _warm_up(self, engine: Any) -> None:
+    def _warm_up(self, engine: SpeechEngine) -> None:
         """On a GPU, speak a throw-away utterance with the first voice so that the CUDA graphs
         exist before the first request. Skipped on the CPU, where it would only cost."""
         device = getattr(getattr(engine, "device", None), "type", "cpu")
-        voices = self._library.list() if self._library is not None else []
-        if device != "cuda" or not voices or not hasattr(engine, "warm_up"):
+        library = self._library
+        voices = library.list() if library is not None else []
+        if library is None or device != "cuda" or not voices or not hasattr(engine, "warm_up"):
             return
         try:
-            seconds = engine.warm_up(self._library.get(voices[0].name, engine))
+            seconds = engine.warm_up(library.get(voices[0].name, engine))
             log.info("Warmed up with the voice %r in %.2f s", voices[0].name, seconds)
         except Exception:  # a failed warm-up must not fail the load; the log keeps why
             log.exception("Warm-up failed; the first request will be slower")

@@ -22,10 +22,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from cosydesk.engine.errors import Cancelled, EngineError
-from cosydesk.engine.types import EngineStatus
+from cosydesk.engine.protocols import SpeechEngine, VoiceStore
+from cosydesk.engine.types import EngineStatus, ModelStatus
 from cosydesk.runner.context import JobContext
 from cosydesk.runner.events import (
     Event,
@@ -74,7 +74,7 @@ class Runner:
 
     def __init__(
         self,
-        library: Any = None,
+        library: VoiceStore | None = None,
         factory: EngineFactory = load_engine,
         *,
         model: ModelConfig | None = None,
@@ -99,7 +99,7 @@ class Runner:
         self._last_used = clock()
         self._last_tick = 0.0
         self._state = RunnerState.UNLOADED
-        self._status = self._slot.idle_status("unloaded")
+        self._status = self._slot.idle_status(ModelStatus.UNLOADED)
 
     @property
     def capacity(self) -> int:
@@ -221,7 +221,7 @@ class Runner:
 
     def _loop(self) -> None:
         _lower_priority(self._nice)
-        self._send_status(self._idle_status(RunnerState.UNLOADED))
+        self._send_status(self._idle_status(ModelStatus.UNLOADED))
         while True:
             job = self._queue.take(self._tick_s)
             if job is not None:
@@ -279,19 +279,19 @@ class Runner:
         only the runner's stop, since others may be waiting for that load too."""
         return job.cancel if job.origin is Origin.APP else self._stopping
 
-    def _ensure_engine(self, job: Job, cancel: threading.Event) -> Any:
+    def _ensure_engine(self, job: Job, cancel: threading.Event) -> SpeechEngine:
         """The engine for `job`, loaded first when needed; see JobContext.engine."""
         slot = self._slot
         if job.cancel.is_set():
             raise Cancelled("Cancelled before loading the model.")
-        if slot.current:
+        if slot.current and slot.engine is not None:
             return slot.engine
         if slot.config is None:
             raise EngineError(
                 "No model folder is set: choose the CosyVoice3 model folder in Settings."
             )
         self._set_state(RunnerState.LOADING)
-        self._send_status(slot.idle_status("loading"))
+        self._send_status(slot.idle_status(ModelStatus.LOADING))
 
         def progress(fraction: float, message: str) -> None:
             self._emit(LoadProgress(job.job_id, float(fraction), message))
@@ -300,18 +300,18 @@ class Runner:
             engine = slot.load(cancel, progress)
         except Cancelled:
             self._set_state(RunnerState.UNLOADED)
-            self._send_status(self._idle_status(RunnerState.UNLOADED))
+            self._send_status(self._idle_status(ModelStatus.UNLOADED))
             raise
         except BaseException:
             self._set_state(RunnerState.ERROR)
-            self._send_status(slot.idle_status("error"))
+            self._send_status(slot.idle_status(ModelStatus.ERROR))
             raise
         status = slot.status()
         self._send_status(status)
         self._emit(Loaded(job.job_id, status))
         return engine
 
-    def _loaded_engine(self) -> Any:
+    def _loaded_engine(self) -> SpeechEngine | None:
         return self._slot.engine
 
     def _unload(self, reason: str) -> bool:
@@ -320,7 +320,7 @@ class Runner:
         log.info("Unloaded the model: %s", reason)
         self._set_state(RunnerState.UNLOADED)
         self._emit(Unloaded(reason))
-        self._send_status(self._idle_status(RunnerState.UNLOADED))
+        self._send_status(self._idle_status(ModelStatus.UNLOADED))
         return True
 
     def _idle_tick(self) -> None:
@@ -339,8 +339,8 @@ class Runner:
         if self._slot.engine is not None and time.monotonic() - self._last_tick >= self._tick_s:
             self._send_status(self._slot.status())
 
-    def _idle_status(self, state: RunnerState) -> EngineStatus:
-        return with_card(self._slot.idle_status(state.value))
+    def _idle_status(self, state: ModelStatus) -> EngineStatus:
+        return with_card(self._slot.idle_status(state))
 
     def _set_state(self, state: RunnerState) -> None:
         with self._lock:

@@ -11,13 +11,17 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from cosydesk.engine.errors import EngineError
 from cosydesk.runner.context import JobContext
 from cosydesk.runner.jobs import Job, Origin
+
+if TYPE_CHECKING:
+    from cosydesk.engine.protocols import SpeechEngine, VoiceStore
+    from cosydesk.engine.voices import Voice, VoiceInfo
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,9 @@ class Speech:
     normalization: str | None = None  # "wetext" or "basic"; None: the engine's default
 
 
-def speech_job(library: Any, speech: Speech, sink: AudioSink, origin: Origin = Origin.APP) -> Job:
+def speech_job(
+    library: VoiceStore, speech: Speech, sink: AudioSink, origin: Origin = Origin.APP
+) -> Job:
     """A job that speaks `speech` into `sink`; its result is the number of samples made.
 
     `job.detail` carries sample_rate, samples and audio_seconds as they grow, and
@@ -63,7 +69,7 @@ def speech_job(library: Any, speech: Speech, sink: AudioSink, origin: Origin = O
     return Job("speech", work, origin, doing="speaking")
 
 
-def save_job(library: Any, speech: Speech, path: Path, *, overwrite: bool = False) -> Job:
+def save_job(library: VoiceStore, speech: Speech, path: Path, *, overwrite: bool = False) -> Job:
     """A job that renders `speech` into the WAV file `path`; its result is the path. Nothing
     is left behind when it fails or is cancelled; an existing file is replaced only with
     `overwrite`."""
@@ -84,11 +90,11 @@ def save_job(library: Any, speech: Speech, path: Path, *, overwrite: bool = Fals
     return Job("save", work, doing="saving the WAV file")
 
 
-def voice_job(library: Any, name: str, audio_path: Path, transcript: str) -> Job:
+def voice_job(library: VoiceStore, name: str, audio_path: Path, transcript: str) -> Job:
     """A job that adds a voice to `library` (its prompt features need the model); its result
     is the new VoiceInfo."""
 
-    def work(ctx: JobContext) -> Any:
+    def work(ctx: JobContext) -> VoiceInfo:
         engine = ctx.engine()
         ctx.check()
         ctx.busy()
@@ -99,7 +105,9 @@ def voice_job(library: Any, name: str, audio_path: Path, transcript: str) -> Job
     return Job("voice", work, doing="adding the voice")
 
 
-def _chunks(ctx: JobContext, engine: Any, voice: Any, speech: Speech) -> Iterator[np.ndarray]:
+def _chunks(
+    ctx: JobContext, engine: SpeechEngine, voice: Voice, speech: Speech
+) -> Iterator[np.ndarray]:
     """The engine's chunks for `speech`, stopping with Cancelled between chunks once the job is
     cancelled. Each part's `Reading` event says from which sample on its audio is heard (the
     samples of the chunks handed on before it); `job.detail` counts them."""
@@ -129,7 +137,7 @@ def _chunks(ctx: JobContext, engine: Any, voice: Any, speech: Speech) -> Iterato
     ctx.check()
 
 
-def _voice(library: Any, name: str | None, engine: Any) -> Any:
+def _voice(library: VoiceStore, name: str | None, engine: SpeechEngine) -> Voice:
     if not name:
         voices = library.list()
         if not voices:

@@ -6,11 +6,17 @@ Optional: it needs the `server` extra (fastapi, uvicorn), imported only when a s
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cosydesk.engine.types import EngineOptions
 
 
-def run_server(args: Any, model_dir: Path, options: Any, **kwargs: Any) -> int:
+def run_server(
+    args: argparse.Namespace, model_dir: Path, options: EngineOptions, **kwargs: Any
+) -> int:
     """Serve in the foreground until interrupted; see `cosydesk.server.run.run_server`."""
     from cosydesk.server.run import run_server as _run
 

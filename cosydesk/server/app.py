@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cosydesk import __version__
+from cosydesk.engine.types import ModelStatus
 from cosydesk.runner import Origin, RunnerStatus
 from cosydesk.runner.jobs import load_failure_text
 from cosydesk.server.auth import AccessGuard
@@ -68,10 +69,11 @@ def health_body(service: SpeechService) -> dict[str, Any]:
     }
     progress = snapshot.load_progress
     error = snapshot.load_error
+    loading = body["status"] == ModelStatus.LOADING
     body["load"] = {
         "seconds": snapshot.load_seconds,
-        "progress": progress[0] if progress and body["status"] == "loading" else None,
-        "message": public_text(progress[1]) if progress and body["status"] == "loading" else None,
+        "progress": progress[0] if progress and loading else None,
+        "message": public_text(progress[1]) if progress and loading else None,
         "error": public_text(load_failure_text(error)) if error is not None else None,
     }
     body["queue"] = queue_body(snapshot)

@@ -8,6 +8,7 @@ quiet logs) in both cases.
 
 from __future__ import annotations
 
+import argparse
 import errno
 import logging
 import os
@@ -15,7 +16,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,8 @@ def _uvicorn_server(app: Any, options: ServerOptions) -> Any:
     guard = ConnectionGuard(options)
 
     class Server(uvicorn.Server):
+        guard: ConnectionGuard
+
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             # uvicorn makes the event loop; the accept errors it logs are rate limited here.
             asyncio.get_running_loop().set_exception_handler(guard.loop_errors)
@@ -183,7 +186,9 @@ class BackgroundServer:
         return stopped
 
 
-def server_options(args: Any, environ: Any = None) -> ServerOptions:
+def server_options(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> ServerOptions:
     """ServerOptions from the `serve` arguments, COSYDESK_* variables and the stored settings."""
     env = os.environ if environ is None else environ
     options = ServerOptions(host=args.host, port=args.port).with_env(env)
@@ -209,7 +214,7 @@ def _print(message: str) -> None:
 
 
 def run_server(
-    args: Any,
+    args: argparse.Namespace,
     model_dir: Path,
     options: EngineOptions,
     *,

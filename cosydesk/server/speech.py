@@ -157,7 +157,7 @@ def speech_job(
     spoken = job.work
 
     def work(ctx: JobContext) -> int:
-        from cosydesk.engine.textnorm import NoTextError
+        from cosydesk.engine.text.textnorm import NoTextError
 
         try:
             return int(spoken(ctx))

@@ -11,7 +11,7 @@ import pytest
 from cosydesk.engine.voices import VoiceLibrary
 from tests.desktop.app import DesktopApp
 from tests.desktop.services import PulseServer, XSession, pulse_server, x_session
-from tests.gui.conftest import write_clip
+from tests.helpers import write_clip
 
 MakeApp = Callable[..., DesktopApp]
 

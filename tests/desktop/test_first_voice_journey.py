@@ -15,7 +15,7 @@ import pytest
 
 from tests.desktop.conftest import MakeApp
 from tests.desktop.services import PulseServer, require
-from tests.gui.conftest import write_clip
+from tests.helpers import write_clip
 
 pytestmark = pytest.mark.desktop
 

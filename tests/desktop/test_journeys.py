@@ -13,7 +13,7 @@ import pytest
 from tests.desktop.app import DesktopApp
 from tests.desktop.conftest import MakeApp, note
 from tests.desktop.services import RATE, Pinger, PulseServer, client_windows
-from tests.gui.conftest import write_clip
+from tests.helpers import write_clip
 
 pytestmark = pytest.mark.desktop
 

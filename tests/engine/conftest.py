@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cosydesk.engine.tokenizer import CosyTokenizer
+from cosydesk.engine.text.tokenizer import CosyTokenizer
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ import pytest
 import soundfile
 import torch
 
-from cosydesk.engine import audio_features as af
 from cosydesk.engine.errors import VoiceError
+from cosydesk.engine.prompt import audio_features as af
 
 MEL_24K = {
     "n_fft": 1920,
@@ -87,7 +87,7 @@ def test_mel_filter_banks_match_librosa_slaney(golden) -> None:
 
 
 def test_24k_mel_matches_with_yaml_kwargs(parity_dir: Path, golden) -> None:
-    from cosydesk.engine.yamlconf import load_yaml
+    from cosydesk.engine.folder.yamlconf import load_yaml
 
     params = load_yaml(parity_dir / "model" / "cosyvoice3.yaml")["feat_extractor"].kwargs
     mel = af.mel_spectrogram(torch.from_numpy(golden["wav_24k"]), **params)
@@ -146,7 +146,7 @@ _BOUNDED_PROBE = r"""
 import json, math, resource, sys
 import torch
 torch.set_num_threads(1)
-from cosydesk.engine import audio_features as af
+from cosydesk.engine.prompt import audio_features as af
 af.resample(torch.zeros(1, 4410), 44100, 16000)  # thread pools exist before the cap
 vm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize:"))
 hard = resource.getrlimit(resource.RLIMIT_AS)[1]

@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from cosydesk.engine.checkpoint import check_state_dict, load_into, load_state_dict
 from cosydesk.engine.errors import ModelFolderError
+from cosydesk.engine.folder.checkpoint import check_state_dict, load_into, load_state_dict
 
 
 class _Runs:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile
 import torch
 
 from cosydesk.engine.engine import Engine
 from cosydesk.engine.errors import Cancelled, EngineError, ModelFolderError, VoiceError
-from cosydesk.engine.sampling import RasSampler
+from cosydesk.engine.model.sampling import RasSampler
 from cosydesk.engine.types import EngineOptions
 from cosydesk.engine.voices import Voice
+from tests.helpers import write_clip
 
 SR = 24000
 
@@ -37,16 +37,13 @@ def loaded(tiny_model: Path) -> Iterator[tuple[Engine, list[tuple[float, str]]]]
 
 
 @pytest.fixture(scope="module")
-def engine(loaded) -> Engine:
-    return loaded[0]
+def engine(cpu_engine: Engine) -> Engine:
+    return cpu_engine
 
 
 def _clip(folder: Path, seconds: float, amplitude: float = 0.3, rate: int = SR) -> Path:
-    t = np.arange(int(seconds * rate)) / rate
-    wav = amplitude * np.sin(2 * np.pi * 140 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
     path = folder / f"clip-{seconds}-{amplitude}-{rate}.wav"
-    soundfile.write(path, wav.astype(np.float32), rate)
-    return path
+    return write_clip(path, seconds, freq=140, amplitude=amplitude, rate=rate)
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +124,13 @@ def test_asking_for_cuda_without_a_gpu_says_what_to_choose(tiny_model: Path) -> 
 
 def test_a_fresh_engine_is_unloaded() -> None:
     assert Engine().status().status == "unloaded"
+
+
+def test_an_engine_without_a_model_says_so_when_asked_to_warm_up(voice: Voice) -> None:
+    fresh = Engine()
+    assert fresh.sample_rate == SR and fresh.llm is None and fresh.renderer is None
+    with pytest.raises(EngineError, match="not loaded"):
+        fresh.warm_up(voice)
 
 
 def test_the_yaml_sampler_is_used_for_speech_tokens(engine: Engine) -> None:
@@ -251,7 +255,7 @@ def wetext_passages(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[str
 def test_the_voice_transcript_is_read_once_per_utterance_with_the_texts_rules(
     engine: Engine, voice: Voice, monkeypatch: pytest.MonkeyPatch, wetext_passages: list[str]
 ) -> None:
-    from cosydesk.engine.sampling import ForcedLengthSampler
+    from cosydesk.engine.model.sampling import ForcedLengthSampler
 
     paid = Voice("paid", "I paid $5 for it.", voice.features)
     size = engine.llm.speech_token_size
@@ -298,3 +302,5 @@ def test_unload_frees_the_models_and_can_be_repeated(tiny_model: Path, voice: Vo
     assert engine.llm is None and engine.flow is None and engine.hift is None
     with pytest.raises(EngineError, match="not loaded"):
         list(engine.synthesize("Hello.", voice))
+    with pytest.raises(EngineError, match="not loaded"):
+        engine.warm_up(voice)

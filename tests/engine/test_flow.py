@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from cosydesk.engine.dit import DiT
 from cosydesk.engine.errors import EngineError, ModelFolderError
-from cosydesk.engine.flow import CausalCFM, FlowModel, PreLookaheadLayer
-from cosydesk.engine.yamlconf import Tagged, load_yaml
+from cosydesk.engine.folder.yamlconf import Tagged, load_yaml
+from cosydesk.engine.model.dit import DiT
+from cosydesk.engine.model.flow import CausalCFM, FlowModel, PreLookaheadLayer
 
 MEL_TOL = 1e-3  # README: flow mel after 10 Euler steps, absolute
 

@@ -11,8 +11,13 @@ import soundfile
 import torch
 
 from cosydesk.engine.errors import VoiceError
-from cosydesk.engine.frontend import PromptFeatures, PromptFrontend, check_clip, read_prompt_clip
-from cosydesk.engine.yamlconf import load_yaml
+from cosydesk.engine.folder.yamlconf import load_yaml
+from cosydesk.engine.prompt.frontend import (
+    PromptFeatures,
+    PromptFrontend,
+    check_clip,
+    read_prompt_clip,
+)
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +221,7 @@ READ_BUDGET_MB = 512
 _READ_PROBE = r"""
 import resource, sys
 import soundfile, torch  # loaded before the cap: what is measured is the reading
-from cosydesk.engine.frontend import read_prompt_clip
+from cosydesk.engine.prompt.frontend import read_prompt_clip
 vm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize:"))
 hard = resource.getrlimit(resource.RLIMIT_AS)[1]
 resource.setrlimit(resource.RLIMIT_AS, (vm * 1024 + (int(sys.argv[2]) << 20), hard))

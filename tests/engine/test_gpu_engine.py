@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import soundfile
 
 torch = pytest.importorskip("torch")
 
 from cosydesk.engine.engine import Engine  # noqa: E402
-from cosydesk.engine.sampling import ForcedLengthSampler, GreedySampler  # noqa: E402
+from cosydesk.engine.model.sampling import ForcedLengthSampler, GreedySampler  # noqa: E402
 from cosydesk.engine.types import EngineOptions  # noqa: E402
 from cosydesk.engine.voices import Voice  # noqa: E402
+from tests.helpers import write_clip  # noqa: E402
 
 pytestmark = pytest.mark.gpu
 
@@ -23,12 +23,7 @@ TEXT = "Hello world, this is a test of the graphs."
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> str:
-    sr = 24000
-    t = np.arange(3 * sr) / sr
-    wav = 0.3 * np.sin(2 * np.pi * 140 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
-    path = tmp_path_factory.mktemp("clip") / "voice.wav"
-    soundfile.write(path, wav.astype(np.float32), sr)
-    return str(path)
+    return str(write_clip(tmp_path_factory.mktemp("clip") / "voice.wav", 3, freq=140))
 
 
 def _voice(engine: Engine, clip: str) -> Voice:

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.hift import HiFTConfig, HiFTGenerator
-from cosydesk.engine.nsf import NsfNoise, SeededNoise
-from cosydesk.engine.yamlconf import Tagged, load_yaml
+from cosydesk.engine.folder.yamlconf import Tagged, load_yaml
+from cosydesk.engine.model.hift import HiFTConfig, HiFTGenerator
+from cosydesk.engine.model.nsf import NsfNoise, SeededNoise
 
 
 def _load(parity_dir: Path) -> HiFTGenerator:

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from cosydesk import cli
-from cosydesk.engine import hparams
+from cosydesk.devtools.tinymodel import OFFICIAL, TINY, Dims, weight_shapes
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.modelfolder import open_model_folder
-from cosydesk.engine.tinymodel import OFFICIAL, TINY, Dims, weight_shapes
+from cosydesk.engine.folder import hparams
+from cosydesk.engine.folder.modelfolder import open_model_folder
 from tests.fuzz.mutators import linked_copy, replace_file
+from tests.helpers import write_clip
 
 YAML = "cosyvoice3.yaml"
 QWEN = "CosyVoice-BlankEN/config.json"
@@ -87,11 +88,7 @@ def test_sizes_beyond_the_weight_file_say_how_much_they_would_need(folder: Path)
 def test_a_rate_other_than_24000_never_reaches_the_wav_header(
     folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import numpy as np
-    import soundfile
-
-    clip = tmp_path / "clip.wav"
-    soundfile.write(clip, 0.3 * np.sin(np.arange(48000) / 24000 * 2 * np.pi * 140), 24000)
+    clip = write_clip(tmp_path / "clip.wav", 2, freq=140, tremolo=False)
     edit(folder, YAML, "sample_rate: 24000", "sample_rate: 48000")
     out = tmp_path / "out.wav"
     args = ["say", "Hi.", "-o", str(out), "--model", str(folder), "--device", "cpu"]
@@ -145,7 +142,7 @@ def test_references_that_grow_beyond_what_python_prints_are_a_sentence(folder: P
 def test_the_official_yaml_and_the_fixtures_pass(
     official_yaml: Path, parity_dir: Path, tmp_path: Path
 ) -> None:
-    from cosydesk.engine.yamlconf import load_yaml
+    from cosydesk.engine.folder.yamlconf import load_yaml
 
     fixture = parity_dir / "model"
     qwen = json.loads((fixture / QWEN).read_text(encoding="utf-8"))

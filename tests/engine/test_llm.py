@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from cosydesk.engine.errors import Cancelled, EngineError, ModelFolderError
-from cosydesk.engine.llm import CosyVoice3LM, decode_length_limits
-from cosydesk.engine.sampling import GreedySampler
-from cosydesk.engine.yamlconf import Tagged, load_yaml
+from cosydesk.engine.folder.yamlconf import Tagged, load_yaml
+from cosydesk.engine.model.llm import CosyVoice3LM, decode_length_limits
+from cosydesk.engine.model.sampling import GreedySampler
 
 S = 6561  # speech_token_size of every CosyVoice3 model
 

@@ -7,9 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile
 import torch
 from torch import nn
 
@@ -18,6 +16,7 @@ from cosydesk.engine.engine import Engine
 from cosydesk.engine.errors import EngineError
 from cosydesk.engine.types import ComponentMemory, EngineOptions, EngineStatus
 from cosydesk.engine.voices import Voice
+from tests.helpers import write_clip
 
 TEXT_VOCAB = 151936
 ONNX_FILES = ("campplus.onnx", "speech_tokenizer_v3.onnx")
@@ -39,11 +38,7 @@ def engines(tiny_model: Path) -> Iterator[Callable[[str], Engine]]:
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    sr = 24000
-    t = np.arange(2 * sr) / sr
-    path = tmp_path_factory.mktemp("clip") / "voice.wav"
-    soundfile.write(path, (0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32), sr)
-    return path
+    return write_clip(tmp_path_factory.mktemp("clip") / "voice.wav", 2, freq=150, tremolo=False)
 
 
 def _components(status: EngineStatus) -> dict[str, ComponentMemory]:

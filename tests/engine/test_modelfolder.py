@@ -9,21 +9,22 @@ from pathlib import Path
 import pytest
 
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.modelfolder import (
+from cosydesk.engine.folder.modelfolder import (
     MODEL_ID,
     MODEL_NAME,
     REQUIRED_FILES,
     describe_expected,
     open_model_folder,
 )
-from cosydesk.engine.tinymodel import build_tiny_model
 from tests.fuzz.mutators import linked_copy
 from tests.fuzz.mutators import replace_file as replace
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("built") / MODEL_NAME, seed=3)
+@pytest.fixture
+def built(tiny_model: Path) -> Path:
+    """The suite's tiny model folder (tests/conftest.py); tests change only copies of it."""
+    assert tiny_model.name == MODEL_NAME
+    return tiny_model
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.onnx_models import SpeakerEncoder, SpeechTokenizer
+from cosydesk.engine.prompt.onnx_models import SpeakerEncoder, SpeechTokenizer
 
 
 @pytest.fixture(scope="module")

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile
 import torch
 from torch import nn
 
-from cosydesk.engine import quant
 from cosydesk.engine.engine import Engine
 from cosydesk.engine.errors import ConfigError
-from cosydesk.engine.sampling import ForcedLengthSampler as Forced
+from cosydesk.engine.model import quant
+from cosydesk.engine.model.sampling import ForcedLengthSampler as Forced
 from cosydesk.engine.types import EngineOptions
 from cosydesk.engine.voices import Voice
+from tests.helpers import write_clip
 
 bnb = pytest.importorskip("bitsandbytes")
 
@@ -51,11 +51,7 @@ def engines(tiny_model: Path) -> Iterator[Callable[[str], Engine]]:
 
 @pytest.fixture(scope="module")
 def voice(engines: Callable[[str], Engine], tmp_path_factory: pytest.TempPathFactory) -> Voice:
-    sr = 24000
-    t = np.arange(3 * sr) / sr
-    wav = 0.3 * np.sin(2 * np.pi * 140 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
-    path = tmp_path_factory.mktemp("clip") / "voice.wav"
-    soundfile.write(path, wav.astype(np.float32), sr)
+    path = write_clip(tmp_path_factory.mktemp("clip") / "voice.wav", 3, freq=140)
     return Voice("test", "Reference words here.", engines("none").prompt_features(path))
 
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.sampling import (
+from cosydesk.engine.folder.yamlconf import Tagged, load_yaml
+from cosydesk.engine.model.sampling import (
     GreedySampler,
     RandomSampler,
     RasSampler,
@@ -16,7 +17,6 @@ from cosydesk.engine.sampling import (
     from_config,
     limit_silent_tokens,
 )
-from cosydesk.engine.yamlconf import Tagged, load_yaml
 
 
 def _scores(probs: list[float], vocab: int = 50) -> torch.Tensor:

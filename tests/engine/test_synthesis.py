@@ -4,20 +4,18 @@ and when the first chunk comes), cancellation, speed, long texts and the three m
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile
 import torch
 
 from cosydesk.engine.engine import Engine
 from cosydesk.engine.errors import Cancelled
-from cosydesk.engine.sampling import ForcedLengthSampler as Forced
-from cosydesk.engine.synthesis import prompt_text_for
-from cosydesk.engine.types import EngineOptions
+from cosydesk.engine.model.sampling import ForcedLengthSampler as Forced
+from cosydesk.engine.model.synthesis import prompt_text_for
 from cosydesk.engine.voices import Voice
+from tests.helpers import write_clip
 
 SR = 24000
 SAMPLES_PER_TOKEN = 2 * 480  # two mel frames of 480 samples
@@ -28,17 +26,12 @@ WITHHELD_FRAMES = 8
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model: Path) -> Iterator[Engine]:
-    loaded = Engine.load(tiny_model, EngineOptions(device="cpu", quantization="none"))
-    yield loaded
-    loaded.unload()
+def engine(cpu_engine: Engine) -> Engine:
+    return cpu_engine
 
 
 def _voice(engine: Engine, folder: Path, samples: int) -> Voice:
-    t = np.arange(samples) / SR
-    wav = 0.3 * np.sin(2 * np.pi * 140 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
-    path = folder / f"clip-{samples}.wav"
-    soundfile.write(path, wav.astype(np.float32), SR)
+    path = write_clip(folder / f"clip-{samples}.wav", freq=140, samples=samples)
     return Voice("test", "Reference words here.", engine.prompt_features(path))
 
 
@@ -251,7 +244,7 @@ def test_the_callers_grad_mode_is_untouched_between_chunks(engine: Engine, voice
 def test_half_precision_that_gives_nan_falls_back_to_fp32_for_good() -> None:
     """fp16 only exists on CUDA, so the guard is driven here with two small stand-in modules:
     a first NaN result converts flow and vocoder to fp32 and the stage runs again."""
-    from cosydesk.engine.synthesis import SegmentRenderer
+    from cosydesk.engine.model.synthesis import SegmentRenderer
 
     flow, hift = torch.nn.Linear(2, 2).half(), torch.nn.Linear(2, 2).half()
     renderer = SegmentRenderer(

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cosydesk.engine import textnorm
 from cosydesk.engine.errors import EngineError
-from cosydesk.engine.textnorm import (
+from cosydesk.engine.text import textnorm
+from cosydesk.engine.text.textnorm import (
     CHUNK_MIN,
     MAX_CHUNK_TOKENS,
     NoTextError,
@@ -21,7 +21,7 @@ from cosydesk.engine.textnorm import (
     spell_out_numbers,
     split_sentences,
 )
-from cosydesk.engine.tokenizer import CosyTokenizer
+from cosydesk.engine.text.tokenizer import CosyTokenizer
 
 EMPTY_MESSAGE = "There is no text to read: type or paste some text first."
 PROSE_WORDS = (
@@ -341,7 +341,7 @@ import ast, sys
 parsed = []
 real_parse = ast.parse
 ast.parse = lambda *a, **k: parsed.append(1) or real_parse(*a, **k)
-from cosydesk.engine.textnorm import spell_out_numbers
+from cosydesk.engine.text.textnorm import spell_out_numbers
 assert spell_out_numbers("Chapter 12") == "Chapter twelve"
 import typeguard
 assert typeguard.typechecked.__name__ == "typechecked", "typeguard left patched"

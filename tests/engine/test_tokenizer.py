@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.tokenizer import CosyTokenizer, cosyvoice3_special_tokens
+from cosydesk.engine.text.tokenizer import CosyTokenizer, cosyvoice3_special_tokens
 
 TOKENS_CASES = range(9)
 

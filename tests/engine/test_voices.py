@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,25 +16,20 @@ import torch
 
 from cosydesk.engine.engine import Engine
 from cosydesk.engine.errors import VoiceError
-from cosydesk.engine.types import EngineOptions
 from cosydesk.engine.voices import MAX_NAME_LENGTH, VoiceLibrary
+from tests.helpers import write_clip
 
 SR = 24000
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model: Path) -> Iterator[Engine]:
-    loaded = Engine.load(tiny_model, EngineOptions(device="cpu", quantization="none"))
-    yield loaded
-    loaded.unload()
+def engine(cpu_engine: Engine) -> Engine:
+    return cpu_engine
 
 
 def _clip(folder: Path, seconds: float, amplitude: float = 0.3, rate: int = SR) -> Path:
-    t = np.arange(int(seconds * rate)) / rate
-    wav = amplitude * np.sin(2 * np.pi * 130 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
     path = folder / f"clip-{seconds}-{amplitude}-{rate}.wav"
-    soundfile.write(path, wav.astype(np.float32), rate)
-    return path
+    return write_clip(path, seconds, freq=130, amplitude=amplitude, rate=rate)
 
 
 @pytest.fixture()

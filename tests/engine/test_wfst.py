@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from cosydesk.engine.errors import EngineError
-from cosydesk.engine.textnorm import normalize
-from cosydesk.engine.wfst import WeTextRewriter, make_rewriter
+from cosydesk.engine.text.textnorm import normalize
+from cosydesk.engine.text.wfst import WeTextRewriter, make_rewriter
 
 pytest.importorskip("wetext", reason="wetext is not installed (pip install wetext)")
 
@@ -116,7 +116,7 @@ def test_a_passage_the_grammar_rejects_prints_one_line_and_no_traceback(
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.WARNING)
-    logger = logging.getLogger("cosydesk.engine.wfst")
+    logger = logging.getLogger("cosydesk.engine.text.wfst")
     logger.addHandler(handler)
     try:
         rewriter = WeTextRewriter()
@@ -127,5 +127,5 @@ def test_a_passage_the_grammar_rejects_prints_one_line_and_no_traceback(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     # One warning line, however often the grammar fails.
-    assert err.startswith("WARNING cosydesk.engine.wfst: wetext failed on a passage")
+    assert err.startswith("WARNING cosydesk.engine.text.wfst: wetext failed on a passage")
     assert err.count("\n") == 1

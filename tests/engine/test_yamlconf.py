@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.yamlconf import Tagged, load_yaml
+from cosydesk.engine.folder.yamlconf import Tagged, load_yaml
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -72,7 +72,7 @@ def _resample_problem(path: Path) -> str | None:
     import soundfile
     import torch
 
-    from cosydesk.engine import audio_features
+    from cosydesk.engine.prompt import audio_features
 
     try:
         with soundfile.SoundFile(str(path)) as sound:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,9 +39,6 @@ def cases(request: pytest.FixtureRequest) -> Callable[[int], None]:
 
 
 @pytest.fixture(scope="session")
-def engine(tiny_model: Path) -> Any:
-    """The tiny model loaded on the CPU, unquantised, shared by the fuzz groups that speak."""
-    from cosydesk.engine.engine import Engine
-    from cosydesk.engine.types import EngineOptions
-
-    return Engine.load(tiny_model, EngineOptions(device="cpu", quantization="none"))
+def engine(cpu_engine: Any) -> Any:
+    """The suite's CPU engine (tests/conftest.py), shared by the fuzz groups that speak."""
+    return cpu_engine

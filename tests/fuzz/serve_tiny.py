@@ -24,8 +24,8 @@ def main(argv: list[str]) -> int:
     import torch
 
     from cosydesk import cli
-    from cosydesk.engine import sampling
     from cosydesk.engine.engine import Engine
+    from cosydesk.engine.model import sampling
 
     torch.set_num_threads(1)
     # Set as each speech starts; read by the sampler factory on the same (model) thread.

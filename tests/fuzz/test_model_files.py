@@ -24,12 +24,13 @@ from typing import Any
 
 import pytest
 
-from cosydesk.engine import checkpoint, sampling
 from cosydesk.engine.errors import EngineError
-from cosydesk.engine.flow import FlowModel
-from cosydesk.engine.hift import HiFTGenerator
-from cosydesk.engine.llm import CosyVoice3LM
-from cosydesk.engine.modelfolder import ModelFolder, open_model_folder
+from cosydesk.engine.folder import checkpoint
+from cosydesk.engine.folder.modelfolder import ModelFolder, open_model_folder
+from cosydesk.engine.model import sampling
+from cosydesk.engine.model.flow import FlowModel
+from cosydesk.engine.model.hift import HiFTGenerator
+from cosydesk.engine.model.llm import CosyVoice3LM
 from tests.fuzz.mutators import (
     calling_pickle,
     damage_text,

@@ -23,11 +23,12 @@ import numpy as np
 import pytest
 
 from cosydesk.engine.errors import EngineError
-from cosydesk.engine.sampling import ForcedLengthSampler
-from cosydesk.engine.textnorm import MAX_CHUNK_TOKENS
+from cosydesk.engine.model.sampling import ForcedLengthSampler
+from cosydesk.engine.text.textnorm import MAX_CHUNK_TOKENS
 from cosydesk.engine.voices import Voice
 from tests.fuzz.sentence import Findings, sentence_problem
 from tests.fuzz.texts import text_case
+from tests.helpers import write_clip
 
 GROUP = "texts"
 SEEDS = range(4)
@@ -48,12 +49,7 @@ FORCED_TOKENS = 3
 
 @pytest.fixture(scope="module")
 def voice(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Voice:
-    import soundfile
-
-    rate = 24000
-    t = np.arange(2 * rate) / rate
-    clip = tmp_path_factory.mktemp("voice") / "clip.wav"
-    soundfile.write(clip, (0.3 * np.sin(2 * np.pi * 140 * t)).astype(np.float32), rate)
+    clip = write_clip(tmp_path_factory.mktemp("voice") / "clip.wav", 2, freq=140, tremolo=False)
     return Voice("Fuzz", "Hello there, this is my voice.", engine.prompt_features(clip))
 
 

@@ -7,12 +7,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tests.audio.fake_sounddevice import FakeSoundDevice
-
-SR = 24000
+from tests.helpers import write_clip
 
 
 @pytest.fixture
@@ -49,30 +47,9 @@ def sd(monkeypatch: pytest.MonkeyPatch) -> FakeSoundDevice:
     return fake
 
 
-def write_clip(path: Path, seconds: float = 2.0, freq: float = 220.0) -> Path:
-    """A real WAV file with a voiced-sounding tone (not silent, so the library accepts it)."""
-    import soundfile
-
-    t = np.arange(int(seconds * SR)) / SR
-    wave = 0.3 * np.sin(2 * np.pi * freq * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
-    soundfile.write(path, wave.astype(np.float32), SR)
-    return path
-
-
 @pytest.fixture
 def clip(tmp_path: Path) -> Path:
     return write_clip(tmp_path / "clip.wav")
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random CosyVoice3 folder in the official format; skips until the engine can speak."""
-    try:
-        from cosydesk.engine.engine import Engine  # noqa: F401
-        from cosydesk.engine.tinymodel import build_tiny_model
-    except ImportError as exc:
-        pytest.skip(f"waiting for the engine: {exc}")
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 
 @pytest.fixture

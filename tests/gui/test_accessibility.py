@@ -29,7 +29,7 @@ from cosydesk.gui.add_voice_dialog import AddVoiceDialog
 from cosydesk.gui.app import CosyDesk
 from cosydesk.gui.crash_dialog import CrashDialog
 from cosydesk.gui.record_dialog import RecordDialog
-from tests.gui.conftest import write_clip
+from tests.helpers import write_clip
 
 
 @pytest.fixture

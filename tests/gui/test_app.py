@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from cosydesk.gui.app import CosyDesk
-from tests.gui.conftest import write_clip
+from tests.helpers import write_clip
 from tests.runner.conftest import on_runner
 
 REPO = Path(__file__).resolve().parents[2]

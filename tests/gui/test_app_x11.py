@@ -12,8 +12,8 @@ from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
 from cosydesk.gui.app import CosyDesk
-from tests.gui.conftest import write_clip
 from tests.gui.xvfb import private_xvfb, xdotool
+from tests.helpers import write_clip
 
 pytestmark = pytest.mark.x11
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
 from cosydesk.gui.main_window import MainWindow
-from tests.gui.conftest import write_clip
+from tests.helpers import write_clip
 from tests.runner.conftest import on_runner
 
 LONG_TEXT = " ".join(f"Sentence number {n} of a long narration goes here." for n in range(1, 10))
@@ -219,7 +219,7 @@ SAMPLES_PER_TOKEN = 960
 def _speak_all(qtbot: QtBot, window: MainWindow, sd):
     """Speak the editor's text, each part exactly TOKENS_PER_PART speech tokens long, and wait
     until all of it has been rendered; the fake card's stream, which has played nothing yet."""
-    from cosydesk.engine.sampling import ForcedLengthSampler
+    from cosydesk.engine.model.sampling import ForcedLengthSampler
 
     def force_lengths(engine) -> None:
         size = engine.llm.speech_token_size

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from cosydesk.gui.app import CosyDesk
 from cosydesk.gui.main_window import MainWindow
-from tests.gui.conftest import write_clip
+from tests.helpers import write_clip
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from cosydesk.gui.add_voice_dialog import AddVoiceDialog
 from cosydesk.gui.voices_dialog import TRY_TEXT, VoicesDialog
-from tests.gui.conftest import write_clip
+from tests.helpers import write_clip
 
 
 def _dialog(qtbot: QtBot, controller) -> VoicesDialog:
@@ -125,6 +125,19 @@ def test_adding_a_voice_from_a_file_prepares_it_with_the_model(
     assert voices.names() == ["Newcomer"] and voices.selected_name() == "Newcomer"
     assert not voices.busy_label.isVisible()
     assert list(library.info("Newcomer").folder.glob("features-*.npz"))
+
+
+def test_a_voice_the_runner_refuses_leaves_no_endless_adding_note(
+    qtbot: QtBot, make_controller, settings, tmp_path: Path
+) -> None:
+    voices = _dialog(qtbot, make_controller(settings))
+    assert voices.controller.shutdown()  # the app is quitting: the runner takes no more jobs
+    clip = write_clip(tmp_path / "late.wav", seconds=3)
+    add = _fill_add_dialog(qtbot, voices, "Latecomer", clip, "This is what the clip says.")
+    with qtbot.waitSignal(voices.controller.error) as refused:
+        qtbot.mouseClick(add.ok_button, Qt.MouseButton.LeftButton)
+    assert refused.args[0]
+    assert not voices.busy_label.isVisible() and not voices.cancel_button.isVisible()
 
 
 def test_a_clip_the_library_refuses_is_explained(

@@ -14,7 +14,7 @@ import pytest
 from cosydesk.engine.types import EngineOptions
 from cosydesk.runner import Job, JobContext, ModelConfig, Origin, Runner
 from cosydesk.runner.events import Event, JobEnded
-from tests.gui.conftest import write_clip
+from tests.helpers import write_clip
 
 CPU = EngineOptions(device="cpu", quantization="none")
 LONG_TEXT = " ".join(f"This is sentence number {n} of a long narration." for n in range(1, 9))

@@ -20,7 +20,7 @@ from cosydesk.runner.events import (
     StatusChanged,
     Unloaded,
 )
-from tests.gui.conftest import write_clip
+from tests.helpers import write_clip
 from tests.runner.conftest import CPU, LONG_TEXT, ListSink
 
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
+
+from tests.helpers import write_voiced_clip
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -19,34 +20,10 @@ NARRATOR = "Narrator"
 SECOND = "Second Voice"
 
 
-def write_voiced_clip(path: Path, seconds: float = 3.0, f0: float = 120.0) -> Path:
-    """A WAV file of a voice-like signal: a harmonic series on a gliding pitch, syllable-paced."""
-    import soundfile
-
-    t = np.arange(int(seconds * SR)) / SR
-    pitch = f0 * (1.0 + 0.15 * np.sin(2 * np.pi * 0.5 * t))
-    phase = 2 * np.pi * np.cumsum(pitch) / SR
-    voiced = sum(np.sin(k * phase) / k for k in range(1, 12))
-    envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 3.0 * t) ** 2
-    soundfile.write(path, (0.25 * voiced * envelope).astype(np.float32), SR)
-    return path
-
-
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random CosyVoice3 folder in the official format, built once per session."""
-    from cosydesk.engine.tinymodel import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
-
-
-@pytest.fixture(scope="session")
-def engine(tiny_model: Path) -> Any:
-    """The real engine on the CPU, unquantised; shared by the servers of the session."""
-    from cosydesk.engine.engine import Engine
-    from cosydesk.engine.types import EngineOptions
-
-    return Engine.load(tiny_model, EngineOptions(device="cpu", quantization="none"))
+def engine(cpu_engine: Any) -> Any:
+    """The suite's CPU engine (tests/conftest.py), shared by the servers of the session."""
+    return cpu_engine
 
 
 @pytest.fixture(scope="session")

@@ -139,7 +139,7 @@ def _repair_english(text: str) -> str:
 
 
 def _one_thousand(match: re.Match[str]) -> str:
-    from cosydesk.engine.textnorm import load_inflect
+    from cosydesk.engine.text.textnorm import load_inflect
 
     words = load_inflect().engine().number_to_words("1" + match.group(2), andword="and", comma="")
     return str(words).replace("-", " ") + _CURRENCY[match.group(1)]

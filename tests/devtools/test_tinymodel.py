@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from cosydesk.engine.checkpoint import check_state_dict, load_into, load_state_dict
-from cosydesk.engine.modelfolder import ModelFolder, open_model_folder
-from cosydesk.engine.tinyassets import REGULAR_TOKENS, byte_symbols
-from cosydesk.engine.tinymodel import (
+from cosydesk.devtools.tinyassets import REGULAR_TOKENS, byte_symbols
+from cosydesk.devtools.tinymodel import (
     OFFICIAL,
     TEXT_VOCAB,
     Dims,
     build_tiny_model,
     weight_shapes,
 )
+from cosydesk.engine.folder.checkpoint import check_state_dict, load_into, load_state_dict
+from cosydesk.engine.folder.modelfolder import ModelFolder, open_model_folder
 
 # The sizes of the parity fixture, which upstream's own code wrote.
 FIXTURE_DIMS = Dims(56, 112, 2, 4, 2, 64, 64, 2, 2, 32, 2, 32, 32)
@@ -126,7 +126,7 @@ def test_tokenizer_encodes_english_in_words_and_round_trips(built: Path) -> None
 
 
 def test_cosyvoice_specials_start_at_151646(built: Path) -> None:
-    tokenizer_module = pytest.importorskip("cosydesk.engine.tokenizer")
+    tokenizer_module = pytest.importorskip("cosydesk.engine.text.tokenizer")
     tokenizer = tokenizer_module.CosyTokenizer.from_folder(built / "CosyVoice-BlankEN")
     assert tokenizer.endofprompt_id == 151646
     ids = tokenizer.encode("Hi.<|endofprompt|>Hello world.")
@@ -160,9 +160,9 @@ def test_onnx_stand_ins_keep_the_calling_convention(folder: ModelFolder) -> None
 
 def _modules(folder: ModelFolder) -> dict[str, torch.nn.Module]:
     try:
-        from cosydesk.engine.flow import FlowModel
-        from cosydesk.engine.hift import HiFTGenerator
-        from cosydesk.engine.llm import CosyVoice3LM
+        from cosydesk.engine.model.flow import FlowModel
+        from cosydesk.engine.model.hift import HiFTGenerator
+        from cosydesk.engine.model.llm import CosyVoice3LM
     except ImportError as exc:
         pytest.skip(f"the engine's model modules are not written yet ({exc})")
     return {

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cosydesk.engine.tinyassets import (
+from cosydesk.devtools.tinyassets import (
     MEL,
     QWEN_SPECIALS,
     REGULAR_TOKENS,

@@ -19,10 +19,10 @@ import pytest
 import soundfile
 import torch
 
-from cosydesk.engine.audio_features import resample
-from cosydesk.engine.parity import compare, run_parity, run_stage
-from cosydesk.engine.parity_stages import ParityFixture
-from cosydesk.engine.tinymodel import build_tiny_model
+from cosydesk.devtools.parity import compare, run_parity, run_stage
+from cosydesk.devtools.parity_stages import ParityFixture
+from cosydesk.devtools.tinymodel import build_tiny_model
+from cosydesk.engine.prompt.audio_features import resample
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -215,7 +215,7 @@ def test_command_exits_1_when_a_golden_mel_is_tampered_with(
     tamper(tampered_fixture / "golden" / "flow.npz", "offline_mel", nudge)
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = ["-m", "cosydesk.engine.parity", str(tampered_fixture), "--out", str(out)]
+    command = ["-m", "cosydesk.devtools.parity", str(tampered_fixture), "--out", str(out)]
     done = subprocess.run(
         [sys.executable, *command, "--stage", "flow", "--verbose"],
         capture_output=True,

@@ -10,7 +10,7 @@ returns 0 when every array is within the tolerances of the fixture's README, els
 The printed relative error of an array is its largest absolute error over the golden's largest
 magnitude. Nothing about a particular fixture is assumed: dimensions come from the model folder,
 texts from the json files, ids, tokens and noises from the npz files. This module compares and
-reports; parity_stages.py and parity_e2e.py run the engine. `python -m cosydesk.engine.parity
+reports; parity_stages.py and parity_e2e.py run the engine. `python -m cosydesk.devtools.parity
 FIXTURE --out OUT [--verbose] [--stage NAME]` is the command-line form.
 """
 
@@ -31,7 +31,7 @@ import numpy as np
 from cosydesk.engine.errors import EngineError
 
 if TYPE_CHECKING:
-    from cosydesk.engine.parity_stages import ParityFixture, StageOutput
+    from cosydesk.devtools.parity_stages import ParityFixture, StageOutput
 
 Arrays = dict[str, np.ndarray]
 
@@ -159,7 +159,7 @@ STAGE_ORDER = ("tokens", "frontend", "llm", "flow", "hift", "noise", "e2e", "e2e
 
 def _runner(name: str) -> Callable[[ParityFixture, Arrays], StageOutput] | None:
     # Imported here: torch and the models load only once a stage runs.
-    from cosydesk.engine import parity_e2e, parity_stages
+    from cosydesk.devtools import parity_e2e, parity_stages
 
     if name not in STAGE_ORDER:
         return None
@@ -289,7 +289,7 @@ def run_parity(
 def _run(
     fixture: Path, out: Path, verbose: bool, stages: Sequence[str] | None, stream: TextIO
 ) -> int:
-    from cosydesk.engine.parity_stages import ParityFixture
+    from cosydesk.devtools.parity_stages import ParityFixture
 
     golden_dir = fixture / "golden"
     found = [p.stem for p in golden_dir.glob("*.npz")] if golden_dir.is_dir() else []
@@ -333,9 +333,9 @@ def _stage_order(name: str) -> tuple[int, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry: `python -m cosydesk.engine.parity FIXTURE --out OUT`."""
+    """Command-line entry: `python -m cosydesk.devtools.parity FIXTURE --out OUT`."""
     parser = argparse.ArgumentParser(
-        prog="python -m cosydesk.engine.parity",
+        prog="python -m cosydesk.devtools.parity",
         description="Run the engine on a parity fixture folder and compare it with the goldens. "
         "Exit status 0: every stage within the fixture's tolerances; 1: not.",
     )

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from cosydesk.engine.errors import EngineError
 
 if TYPE_CHECKING:
-    from cosydesk.engine.tokenizer import CosyTokenizer
+    from cosydesk.engine.text.tokenizer import CosyTokenizer
 
 Lang = Literal["zh", "en"]
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from cosydesk.engine.errors import Cancelled
-from cosydesk.engine.sampling import SilentRunLimiter
+from cosydesk.engine.model.sampling import SilentRunLimiter
 
 log = logging.getLogger(__name__)
 

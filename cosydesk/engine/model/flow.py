@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cosydesk.engine.dit import DiT
 from cosydesk.engine.errors import EngineError, ModelFolderError
-from cosydesk.engine.yamlconf import Tagged
+from cosydesk.engine.folder.yamlconf import Tagged
+from cosydesk.engine.model.dit import DiT
 
 NOISE_SEED = 0
 # The reference draws one noise buffer of this many mel frames (300 s at 50 Hz) and always
@@ -201,7 +201,7 @@ class FlowModel(nn.Module):
     @torch.inference_mode()
     def enable_cuda_graphs(self, enabled: bool = True) -> None:
         """Replay the ODE solve from CUDA graphs, one per input shape (GPU only)."""
-        from cosydesk.engine.flow_graph import GraphedSolver
+        from cosydesk.engine.model.flow_graph import GraphedSolver
 
         self.graphed = GraphedSolver(self.decoder) if enabled else None
 

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cosydesk.engine import audio_features
 from cosydesk.engine.errors import VoiceError
-from cosydesk.engine.onnx_models import (
+from cosydesk.engine.prompt import audio_features
+from cosydesk.engine.prompt.onnx_models import (
     EMBEDDING_DIM,
     SPEAKER_ENCODER_FILE,
     SPEECH_TOKENIZER_FILE,

@@ -20,18 +20,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from cosydesk.engine import audio_features as af
-from cosydesk.engine.checkpoint import load_into
-from cosydesk.engine.flow import FlowModel
-from cosydesk.engine.frontend import TOKENIZER_RATE, PromptFeatures, PromptFrontend
-from cosydesk.engine.hift import HiFTGenerator
-from cosydesk.engine.llm import CosyVoice3LM, decode_length_limits
-from cosydesk.engine.modelfolder import ModelFolder, open_model_folder
-from cosydesk.engine.nsf import NsfNoise
-from cosydesk.engine.onnx_models import FBANK_BINS, WHISPER_BINS
-from cosydesk.engine.sampling import GreedySampler
-from cosydesk.engine.textnorm import normalize
-from cosydesk.engine.tokenizer import CosyTokenizer
+from cosydesk.engine.folder.checkpoint import load_into
+from cosydesk.engine.folder.modelfolder import ModelFolder, open_model_folder
+from cosydesk.engine.model.flow import FlowModel
+from cosydesk.engine.model.hift import HiFTGenerator
+from cosydesk.engine.model.llm import CosyVoice3LM, decode_length_limits
+from cosydesk.engine.model.nsf import NsfNoise
+from cosydesk.engine.model.sampling import GreedySampler
+from cosydesk.engine.prompt import audio_features as af
+from cosydesk.engine.prompt.frontend import TOKENIZER_RATE, PromptFeatures, PromptFrontend
+from cosydesk.engine.prompt.onnx_models import FBANK_BINS, WHISPER_BINS
+from cosydesk.engine.text.textnorm import normalize
+from cosydesk.engine.text.tokenizer import CosyTokenizer
 
 Arrays = dict[str, np.ndarray]
 

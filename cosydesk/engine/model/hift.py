@@ -29,9 +29,9 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.f0 import F0Predictor
-from cosydesk.engine.nsf import DEFAULT_NOISE_SEED, HarmonicSource, NoiseSource, SeededNoise
-from cosydesk.engine.yamlconf import Tagged
+from cosydesk.engine.folder.yamlconf import Tagged
+from cosydesk.engine.model.f0 import F0Predictor
+from cosydesk.engine.model.nsf import DEFAULT_NOISE_SEED, HarmonicSource, NoiseSource, SeededNoise
 
 SNAKE_EPS = 1e-9
 MAGNITUDE_LIMIT = 100.0

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.yamlconf import Tagged
+from cosydesk.engine.folder.yamlconf import Tagged
 
 TIME_FEATURES = 256
 TIME_SCALE = 1000.0

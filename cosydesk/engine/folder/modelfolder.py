@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from cosydesk.engine.errors import ModelFolderError
-from cosydesk.engine.hparams import check_numbers
-from cosydesk.engine.yamlconf import Tagged, load_yaml
+from cosydesk.engine.folder.hparams import check_numbers
+from cosydesk.engine.folder.yamlconf import Tagged, load_yaml
 
 MODEL_NAME = "Fun-CosyVoice3-0.5B-2512"
 MODEL_ID = "FunAudioLLM/Fun-CosyVoice3-0.5B-2512"
@@ -264,7 +264,7 @@ def _check_onnx(path: Path, inputs: int, purpose: str) -> None:
 
 
 def _check_deep(folder: ModelFolder) -> None:
-    from cosydesk.engine.checkpoint import check_archive
+    from cosydesk.engine.folder.checkpoint import check_archive
 
     for pt in (folder.llm_pt, folder.flow_pt, folder.hift_pt):
         check_archive(pt)

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from cosydesk.engine.parity_stages import Arrays, ParityFixture, StageOutput, text_ids
-from cosydesk.engine.sampling import GreedySampler
-from cosydesk.engine.synthesis import SegmentInput, SegmentRenderer
+from cosydesk.devtools.parity_stages import Arrays, ParityFixture, StageOutput, text_ids
+from cosydesk.engine.model.sampling import GreedySampler
+from cosydesk.engine.model.synthesis import SegmentInput, SegmentRenderer
 
 
 @dataclass

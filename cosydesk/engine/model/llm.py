@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cosydesk.engine.errors import Cancelled, EngineError, ModelFolderError
-from cosydesk.engine.qwen_trunk import (
+from cosydesk.engine.model.qwen_trunk import (
     KVCache,
     build_qwen,
     concat_linears,
@@ -30,7 +30,7 @@ from cosydesk.engine.qwen_trunk import (
     rope_type,
     rotate,
 )
-from cosydesk.engine.sampling import Sampler
+from cosydesk.engine.model.sampling import Sampler
 
 END_OF_PROMPT_ID = 151646
 """`<|endofprompt|>`: CosyVoice3 was trained with it between instruction and transcript."""
@@ -404,7 +404,7 @@ class CosyVoice3LM(nn.Module):
         if not self.use_cuda_graph or self.device.type != "cuda":
             return None
         if self._graphed is None:
-            from cosydesk.engine.decode_graph import GraphedStep
+            from cosydesk.engine.model.decode_graph import GraphedStep
 
             self._graphed = GraphedStep(self)
         return self._graphed if self._graphed.usable else None

@@ -1,0 +1,1 @@
+"""Text to token ids: normalisation, sentence splitting and the Qwen2 tokenizer."""
