@@ -26,13 +26,14 @@ from cosydesk.gui.confirm import confirm
 from cosydesk.gui.editor import TextEditor
 from cosydesk.gui.follow import ReadingHighlighter
 from cosydesk.gui.icons import app_icon
+from cosydesk.gui.listen_bar import ListenBar
+from cosydesk.gui.reading_place import FILE_NAME, ReadingPlaces
+from cosydesk.gui.sentences import word_start
 from cosydesk.gui.status_bar import StatusBar
 from cosydesk.gui.text_file import TEXT_FILTER, TextFileError, read_text_file, suggested_wav_name
 
 log = logging.getLogger(__name__)
 
-# Texts shorter than this (characters) get no progress bar: they are over before it would help.
-PROGRESS_FROM_CHARS = 300
 PLACEHOLDER = "Type or paste the text to read aloud, then press Speak (Ctrl+Enter)."
 
 
@@ -55,6 +56,9 @@ class MainWindow(QMainWindow):
         self._last_dir = Path.home()
         self._source: Path | None = None  # the text file the editor's text came from
         self._error_box: QMessageBox | None = None
+        # What was last spoken from the editor: that text, and the editor's text it is part of.
+        self._spoken: tuple[str, int, str] | None = None  # (spoken, its first character, all)
+        self.places = _reading_places()
         self.setWindowTitle("cosydesk")
         self.setWindowIcon(app_icon())
         self.resize(760, 520)
@@ -64,7 +68,8 @@ class MainWindow(QMainWindow):
         c.state_changed.connect(self._on_state)
         c.engine_status.connect(self.status.set_engine_status)
         c.load_progress.connect(self.status.set_load_progress)
-        c.speech_progress.connect(self._on_speech_progress)
+        c.reading_stopped.connect(self._on_reading_stopped)
+        c.voice_changed.connect(self._on_voice_changed)
         c.job_progress.connect(self._on_job_progress)
         c.job_finished.connect(self._on_job_finished)
         c.job_failed.connect(self._on_job_failed)
@@ -83,6 +88,7 @@ class MainWindow(QMainWindow):
         self.voice_combo = QComboBox()
         self.voice_combo.setMinimumWidth(220)
         self.voice_label.setBuddy(self.voice_combo)
+        self.voice_combo.activated.connect(self._voice_picked)
         self.manage_voices_button = QPushButton("Manage voices...")
         self.manage_voices_button.clicked.connect(self.voices_requested)
         top.addWidget(self.voice_label)
@@ -98,11 +104,14 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.editor, 1)
         self.highlighter = ReadingHighlighter(self.editor, self.controller)
         self.editor.textChanged.connect(self._forget_source_when_empty)
+        self.editor.textChanged.connect(self._offer_continue)
 
         self.progress = QProgressBar()
         self.progress.setFormat("%p%")
         self.progress.hide()
         layout.addWidget(self.progress)
+        self.listen_bar = ListenBar(self.controller, self.progress)
+        layout.addWidget(self.listen_bar)
 
         buttons = QHBoxLayout()
         self.speak_button = QPushButton("&Speak")
@@ -112,11 +121,26 @@ class MainWindow(QMainWindow):
         self.stop_button = QPushButton("S&top")
         self.stop_button.setToolTip("Stop speaking (Esc)")
         self.save_button = QPushButton("Save as &WAV...")
+        self.from_cursor_button = QPushButton("From c&ursor")
+        self.from_cursor_button.setToolTip("Read from the text cursor on (Ctrl+Shift+Enter)")
+        self.continue_button = QPushButton("Co&ntinue")
+        self.continue_button.setToolTip(
+            "Read on from where the last reading of this text stopped (Ctrl+Shift+R)"
+        )
+        self.continue_button.setEnabled(False)
         self.speak_button.clicked.connect(self.speak)
+        self.from_cursor_button.clicked.connect(self.speak_from_cursor)
+        self.continue_button.clicked.connect(self.continue_reading)
         self.pause_button.clicked.connect(self.controller.toggle_pause)
         self.stop_button.clicked.connect(self.controller.stop)
         self.save_button.clicked.connect(self.save_as)
-        for button in (self.speak_button, self.pause_button, self.stop_button):
+        for button in (
+            self.speak_button,
+            self.from_cursor_button,
+            self.continue_button,
+            self.pause_button,
+            self.stop_button,
+        ):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.save_button)
@@ -152,7 +176,28 @@ class MainWindow(QMainWindow):
         self.speak_action = self._action("&Speak", self.speak, "Ctrl+Return")
         self.pause_action = self._action("&Pause / Resume", self.controller.toggle_pause, "Ctrl+P")
         self.stop_action = self._action("S&top", self.controller.stop, "Esc")
-        for action in (self.speak_action, self.pause_action, self.stop_action):
+        self.from_cursor_action = self._action(
+            "Read from the &cursor", self.speak_from_cursor, "Ctrl+Shift+Return"
+        )
+        self.continue_action = self._action(
+            "Co&ntinue where it stopped", self.continue_reading, "Ctrl+Shift+R"
+        )
+        self.continue_action.setEnabled(False)
+        self.previous_action = self._action(
+            "Pre&vious sentence", lambda: self.controller.skip(-1), "Alt+Left"
+        )
+        self.next_action = self._action(
+            "Ne&xt sentence", lambda: self.controller.skip(1), "Alt+Right"
+        )
+        for action in (
+            self.speak_action,
+            self.from_cursor_action,
+            self.continue_action,
+            self.pause_action,
+            self.stop_action,
+            self.previous_action,
+            self.next_action,
+        ):
             speech.addAction(action)
         tools = bar.addMenu("&Tools")
         tools.addAction(self._action("&Voices...", self.voices_requested))
@@ -185,7 +230,7 @@ class MainWindow(QMainWindow):
 
     def refresh_voices(self) -> None:
         """Fill the picker from the library, keeping the choice, else the default voice."""
-        current = self.selected_voice() or self.settings.effective("default_voice")
+        current = self.selected_voice() or self.controller.voice()
         self.voice_combo.clear()
         try:
             names = [v.name for v in self.library.list()]
@@ -206,6 +251,17 @@ class MainWindow(QMainWindow):
         data = self.voice_combo.currentData()
         return str(data) if data else None
 
+    @Slot(int)
+    def _voice_picked(self, _index: int) -> None:
+        self.controller.set_voice(self.selected_voice())
+
+    @Slot(str)
+    def _on_voice_changed(self, name: str) -> None:
+        """The voice was picked elsewhere (the tray): show it here too."""
+        index = self.voice_combo.findData(name) if name else -1
+        if index >= 0:
+            self.voice_combo.setCurrentIndex(index)
+
     # -- speaking ---------------------------------------------------------------------------
 
     def text(self) -> str:
@@ -217,22 +273,66 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def speak(self) -> None:
+        """Read the selection, else the whole text, from its start."""
         text = self.text()
         if not text.strip():
             self.show_error("There is no text to read: type or paste some text first.")
             return
         cursor = self.editor.textCursor()
-        base = cursor.selectionStart() if cursor.hasSelection() else 0
+        whole = self.editor.toPlainText()
+        base = _python_index(whole, cursor.selectionStart()) if cursor.hasSelection() else 0
+        if text != whole[base : base + len(text)]:  # paragraph separators differ: no places
+            base = 0
         job = self.controller.speak(text, self.selected_voice())
-        self.highlighter.follow(job, text, base)
+        self._spoken = (text, base, whole) if job is not None else None
+        self.highlighter.follow(job, text, cursor.selectionStart() if cursor.hasSelection() else 0)
 
-    @Slot(int, int)
-    def _on_speech_progress(self, done: int, total: int) -> None:
-        if total < PROGRESS_FROM_CHARS:
+    def _speak_whole_from(self, start: int) -> None:
+        whole = self.editor.toPlainText()
+        if not whole[start:].strip():
+            start = 0  # nothing after the place: from the beginning, as players do
+        if not whole.strip():
+            self.show_error("There is no text to read: type or paste some text first.")
             return
-        self.progress.setRange(0, total)
-        self.progress.setValue(min(done, total))
-        self.progress.show()
+        job = self.controller.speak(whole, self.selected_voice(), start)
+        self._spoken = (whole, 0, whole) if job is not None else None
+        self.highlighter.follow(job, whole, 0)
+
+    @Slot()
+    def speak_from_cursor(self) -> None:
+        """Read the text from the word the text cursor is in to the end."""
+        whole = self.editor.toPlainText()
+        start = _python_index(whole, self.editor.textCursor().position())
+        self._speak_whole_from(word_start(whole, start))
+
+    @Slot()
+    def continue_reading(self) -> None:
+        """Read on from the sentence where the last reading of this very text stopped."""
+        place = self.places.place(self.editor.toPlainText())
+        self._speak_whole_from(place or 0)
+
+    @Slot(str, int)
+    def _on_reading_stopped(self, text: str, position: int) -> None:
+        """Keep the place where listening stopped, for "Continue" (after a restart too)."""
+        spoken, self._spoken = self._spoken, None
+        if spoken is None or spoken[0] != text or spoken[2] != self.editor.toPlainText():
+            return  # another text (the clipboard), or the editor's text changed since
+        _, base, whole = spoken
+        if position < 0:
+            position = base + len(text)  # heard to its end
+        else:
+            position += base
+        if whole[position:].strip():
+            self.places.remember(whole, position)
+        else:
+            self.places.forget(whole)
+        self._offer_continue()
+
+    @Slot()
+    def _offer_continue(self) -> None:
+        can = self.places.place(self.editor.toPlainText()) is not None
+        self.continue_button.setEnabled(can)
+        self.continue_action.setEnabled(can)
 
     @Slot(str, str)
     def _on_state(self, state: str, detail: str) -> None:
@@ -243,8 +343,9 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(speaking)
         self.stop_action.setEnabled(speaking)
         self.pause_button.setText("&Resume" if state == "paused" else "&Pause")
-        if not speaking:
-            self.progress.hide()
+        self.previous_action.setEnabled(speaking)
+        self.next_action.setEnabled(speaking)
+        self.listen_bar.set_speaking(speaking)
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -403,3 +504,20 @@ class MainWindow(QMainWindow):
             return
         event.accept()
         self.quit_requested.emit()
+
+
+def _python_index(text: str, position: int) -> int:
+    """The index in `text` of Qt's text position `position` (Qt counts UTF-16 units, in which
+    characters beyond the BMP, such as emoji, take two)."""
+    units = 0
+    for index, char in enumerate(text):
+        if units >= position:
+            return index
+        units += 2 if ord(char) > 0xFFFF else 1
+    return len(text)
+
+
+def _reading_places() -> ReadingPlaces:
+    from cosydesk.config import data_dir
+
+    return ReadingPlaces(data_dir() / FILE_NAME)

@@ -99,8 +99,9 @@ def test_speak_plays_and_stop_ends_it(qtbot: QtBot, window: MainWindow, sd) -> N
         qtbot.mouseClick(window.speak_button, Qt.MouseButton.LeftButton)
     assert window.stop_button.isEnabled() and window.pause_button.isEnabled()
     assert "Speaking" in window.status.state_label.text()
-    # A text this long shows how much of it has been read, growing as it goes.
+    # A text this long shows how much of it has been heard, growing as it is played.
     assert window.progress.isVisible() and window.progress.maximum() == len(LONG_TEXT)
+    qtbot.waitUntil(lambda: sd.streams[-1].pull(4800).any(), timeout=60000)
     qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=60000)
     with qtbot.waitSignal(controller.state_changed, check_params_cb=_is("ready")):
         qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
