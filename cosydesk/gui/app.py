@@ -24,6 +24,7 @@ from cosydesk.gui.controller import Controller
 from cosydesk.gui.icons import app_icon
 from cosydesk.gui.main_window import MainWindow
 from cosydesk.gui.tray import Tray
+from cosydesk.gui.tray_listen import TrayListenMenu
 from cosydesk.runner import EngineFactory, load_engine
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class CosyDesk(QObject):
         self.controller = Controller(settings, self.library, engine_factory, tick_ms=tick_ms)
         self.tray = Tray(self)
         self.window = MainWindow(self.controller)
+        self.tray_listen = TrayListenMenu(self.tray.menu, self.tray.show_action, self.controller)
         self.instance = instance
         self.hotkey_backend: Any = None
         self.hotkey_note = ""
@@ -85,6 +87,9 @@ class CosyDesk(QObject):
         window.quit_requested.connect(self.quit)
         window.hidden_to_tray.connect(self._on_hidden_to_tray)
         c.state_changed.connect(tray.set_state)
+        c.state_changed.connect(
+            lambda state, _detail: self.tray_listen.set_speaking(state in ("speaking", "paused"))
+        )
         c.error.connect(self.report_error)
         self._hotkey_pressed.connect(self.toggle_clipboard)
         settings.on_change(self._on_setting_changed)

@@ -258,7 +258,11 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_voice_changed(self, name: str) -> None:
         """The voice was picked elsewhere (the tray): show it here too."""
-        index = self.voice_combo.findData(name) if name else -1
+        if not name:
+            return
+        if self.voice_combo.findData(name) < 0:
+            self.refresh_voices()  # added since the list was filled (the command line)
+        index = self.voice_combo.findData(name)
         if index >= 0:
             self.voice_combo.setCurrentIndex(index)
 

@@ -217,9 +217,10 @@ TOKENS_PER_PART = 40
 SAMPLES_PER_TOKEN = 960
 
 
-def _speak_all(qtbot: QtBot, window: MainWindow, sd):
-    """Speak the editor's text, each part exactly TOKENS_PER_PART speech tokens long, and wait
-    until all of it has been rendered; the fake card's stream, which has played nothing yet."""
+def _speak_all(qtbot: QtBot, window: MainWindow, sd, button: QPushButton | None = None):
+    """Speak the editor's text (with `button`, else Speak), each part exactly TOKENS_PER_PART
+    speech tokens long, and wait until all of it has been rendered; the fake card's stream,
+    which has played nothing yet."""
     from cosydesk.engine.sampling import ForcedLengthSampler
 
     def force_lengths(engine) -> None:
@@ -228,7 +229,7 @@ def _speak_all(qtbot: QtBot, window: MainWindow, sd):
 
     on_runner(window.controller.runner, force_lengths)
     with qtbot.waitSignal(window.controller.job_finished, timeout=120000):
-        qtbot.mouseClick(window.speak_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(button or window.speak_button, Qt.MouseButton.LeftButton)
     return sd.streams[-1]
 
 
