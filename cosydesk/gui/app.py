@@ -174,6 +174,8 @@ class CosyDesk(QObject):
             "speak-clipboard": self.toggle_clipboard,
             "stop": self.controller.stop,
             "pause": self.controller.toggle_pause,
+            "next-sentence": lambda: self.controller.skip(1),
+            "previous-sentence": lambda: self.controller.skip(-1),
         }
         action = actions.get(message.strip())
         if action is None:

@@ -138,11 +138,13 @@ class Utterance:
         return SAMPLE_RATE / (CHARS_PER_SECOND * self.speed)
 
     def heard_index(self) -> int | None:
-        """Index in `parts` of the part heard now, or None before the first."""
+        """Index in `parts` of the part heard now, or None before the first. A part whose
+        first sample comes next counts as heard: after a skip, the sentence skipped to shows
+        while its first chunk is still on its way."""
         heard = self.played
         current = None
         for index, part in enumerate(self.parts):
-            if part.sample > heard or (current is not None and part.sample == heard):
+            if part.sample > heard:
                 break
             current = index
         return current
@@ -183,9 +185,12 @@ class Utterance:
             last_fed = self.output.player.fed_samples - last.sample
             unrendered = max((last.end - last.start) * rate - last_fed, 0.0)
             unrendered += (total - last.end) * rate
-        sentence = sentence_at(self.text, min(int(position), max(part.end - 1, part.start)))
-        if sentence is not None:
-            sentence = (max(sentence[0], part.start), min(sentence[1], part.end))
+        # Parts end on sentence marks, so the part's own text holds the sentence; looking in
+        # it alone keeps this cheap for a book (it runs a few times a second).
+        within = sentence_at(
+            self.text[part.start : part.end], min(int(position), part.end - 1) - part.start
+        )
+        sentence = None if within is None else (part.start + within[0], part.start + within[1])
         return Listening(
             played / SAMPLE_RATE, (queued + unrendered) / SAMPLE_RATE, position, total, sentence
         )

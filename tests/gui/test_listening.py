@@ -21,7 +21,7 @@ from pytestqt.qtbot import QtBot
 
 from cosydesk.config import option
 from cosydesk.gui.main_window import MainWindow
-from tests.gui import test_main_window
+from tests.gui import test_app, test_main_window
 from tests.gui.conftest import write_clip
 from tests.gui.test_main_window import (
     LONG_TEXT,
@@ -236,6 +236,35 @@ def test_stop_gives_the_controls_back_before_the_runner_lets_go(
     window.controller.stop()
 
 
+def test_a_voice_picked_while_speaking_speaks_the_parts_not_heard_yet(
+    qtbot: QtBot, window: MainWindow, sd, library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    library.add("Bob", write_clip(tmp_path / "b.wav", freq=150), "Bob speaking here.")
+    window.refresh_voices()
+    engine = on_runner(window.controller.runner, lambda engine: engine)
+    spoken: list[tuple[str, str]] = []  # (voice, text) of each part the model renders
+    real = engine.segment_input
+
+    def spy(text: str, voice, *args, **kwargs):
+        spoken.append((voice.name, text))
+        return real(text, voice, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "segment_input", spy)
+    window.editor.setPlainText(LONG_TEXT)
+    stream = _speak_all(qtbot, window, sd)
+    first_parts = list(spoken)
+    assert len(first_parts) >= 2 and {voice for voice, _ in first_parts} == {"Alice"}
+    stream.pull(480)  # the first part is heard now
+    combo = window.voice_combo
+    combo.setCurrentIndex(combo.findData("Bob"))
+    _rerendered(qtbot, window, lambda: combo.activated.emit(combo.currentIndex()))
+    again = spoken[len(first_parts) :]
+    # The part heard goes on in Alice's voice; every later one is Bob's, none left out.
+    assert [voice for voice, _ in again] == ["Bob"] * (len(first_parts) - 1)
+    assert [text.strip() for _, text in again] == [text.strip() for _, text in first_parts[1:]]
+    _play_out(qtbot, window, stream)
+
+
 def test_the_tray_menu_sets_speed_volume_and_voice_as_the_window_shows_them(
     qtbot: QtBot, window: MainWindow, library, tmp_path: Path
 ) -> None:
@@ -267,3 +296,32 @@ def test_the_tray_menu_sets_speed_volume_and_voice_as_the_window_shows_them(
         window.controller.speak("Hello there.")
     assert window.controller.listening() is not None
     window.controller.stop()
+
+
+make_desk, no_display = test_app.make_desk, test_app.no_display  # the fixtures of the whole app
+
+
+def test_a_desktop_shortcut_skips_to_the_next_sentence_of_the_clipboard(
+    qtbot: QtBot, make_desk, use_model, library, tmp_path: Path, sd
+) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    from cosydesk.cli import build_parser
+
+    assert build_parser().parse_args(["--action", "next-sentence"]).action == "next-sentence"
+    library.add("Tester", write_clip(tmp_path / "v.wav"), "A short test clip.")
+    desk = make_desk(use_model)
+    controller = desk.controller
+    with qtbot.waitSignal(controller.state_changed, timeout=120000, check_params_cb=_is("ready")):
+        desk.start(show_window=False)
+    QGuiApplication.clipboard().setText(LONG_TEXT)
+    with qtbot.waitSignal(controller.job_finished, timeout=120000):
+        desk.handle_message("speak-clipboard")
+    stream = sd.streams[-1]
+    stream.pull(480)
+    with qtbot.waitSignal(controller.job_finished, timeout=120000):
+        desk.handle_message("next-sentence")  # `cosydesk --action next-sentence`
+    stream.pull(480)
+    heard = controller.reading_range()
+    assert heard is not None and LONG_TEXT[heard[1] : heard[2]] == SENTENCES[1]
+    controller.stop()
