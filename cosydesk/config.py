@@ -159,7 +159,7 @@ OPTIONS: tuple[Option, ...] = (
         int,
         100,
         "Loudness of the speech, in percent of what the model renders.",
-        minimum=0,
+        minimum=1,
         maximum=100,
     ),
     Option(

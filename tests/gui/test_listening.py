@@ -82,17 +82,26 @@ def test_a_new_speed_is_heard_from_the_next_part_on(
 
 
 def test_volume_applies_at_once_while_the_speech_goes_on(
-    qtbot: QtBot, window: MainWindow, sd
+    qtbot: QtBot, window: MainWindow, sd, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from cosydesk.audio.playback import Player
+
+    fed: list[np.ndarray] = []  # what the model rendered, as the player got it
+    feed = Player.feed
+    monkeypatch.setattr(Player, "feed", lambda self, chunk: (fed.append(chunk), feed(self, chunk)))
     window.editor.setPlainText(LONG_TEXT)
     stream = _speak_all(qtbot, window, sd)
-    assert np.abs(stream.pull(4800)).max() > 0
-    window.listen_bar.volume_slider.setValue(0)
-    assert not stream.pull(4800).any()
+    rendered = np.concatenate(fed)
+    bar = window.listen_bar
+    np.testing.assert_array_equal(stream.pull(4800), rendered[:4800])
+    bar.volume_slider.setValue(bar.volume_slider.minimum())
+    lowest = option("volume").minimum
+    assert window.settings.get("volume") == lowest
+    np.testing.assert_allclose(stream.pull(4800), rendered[4800:9600] * lowest / 100, atol=1e-7)
     assert window.controller.listening().elapsed == pytest.approx(9600 / 24000)
-    window.listen_bar.volume_slider.setValue(100)
-    assert np.abs(stream.pull(4800)).max() > 0
-    assert window.settings.get("volume") == 100
+    bar.volume_slider.setValue(50)
+    np.testing.assert_allclose(stream.pull(4800), rendered[9600:14400] * 0.5, atol=1e-7)
+    assert window.settings.get("volume") == 50
     window.controller.stop()
 
 
