@@ -24,11 +24,10 @@ from PySide6.QtWidgets import (
 
 from cosydesk.gui.confirm import confirm
 from cosydesk.gui.editor import TextEditor
+from cosydesk.gui.editor_reading import EditorReading
 from cosydesk.gui.follow import ReadingHighlighter
 from cosydesk.gui.icons import app_icon
 from cosydesk.gui.listen_bar import ListenBar
-from cosydesk.gui.reading_place import FILE_NAME, ReadingPlaces
-from cosydesk.gui.sentences import word_start
 from cosydesk.gui.status_bar import StatusBar
 from cosydesk.gui.text_file import TEXT_FILTER, TextFileError, read_text_file, suggested_wav_name
 
@@ -56,19 +55,16 @@ class MainWindow(QMainWindow):
         self._last_dir = Path.home()
         self._source: Path | None = None  # the text file the editor's text came from
         self._error_box: QMessageBox | None = None
-        # What was last spoken from the editor: that text, and the editor's text it is part of.
-        self._spoken: tuple[str, int, str] | None = None  # (spoken, its first character, all)
-        self.places = _reading_places()
         self.setWindowTitle("cosydesk")
         self.setWindowIcon(app_icon())
         self.resize(760, 520)
         self._build()
         self._build_menus()
+        self.reading.can_continue.connect(self._offer_continue)
         c = controller
         c.state_changed.connect(self._on_state)
         c.engine_status.connect(self.status.set_engine_status)
         c.load_progress.connect(self.status.set_load_progress)
-        c.reading_stopped.connect(self._on_reading_stopped)
         c.voice_changed.connect(self._on_voice_changed)
         c.job_progress.connect(self._on_job_progress)
         c.job_finished.connect(self._on_job_finished)
@@ -103,8 +99,8 @@ class MainWindow(QMainWindow):
         self.editor.setTabChangesFocus(True)
         layout.addWidget(self.editor, 1)
         self.highlighter = ReadingHighlighter(self.editor, self.controller)
+        self.reading = EditorReading(self.editor, self.controller, self.highlighter)
         self.editor.textChanged.connect(self._forget_source_when_empty)
-        self.editor.textChanged.connect(self._offer_continue)
 
         self.progress = QProgressBar()
         self.progress.setFormat("%p%")
@@ -283,58 +279,24 @@ class MainWindow(QMainWindow):
             self.show_error("There is no text to read: type or paste some text first.")
             return
         cursor = self.editor.textCursor()
-        whole = self.editor.toPlainText()
-        base = _python_index(whole, cursor.selectionStart()) if cursor.hasSelection() else 0
-        if text != whole[base : base + len(text)]:  # paragraph separators differ: no places
-            base = 0
-        job = self.controller.speak(text, self.selected_voice())
-        self._spoken = (text, base, whole) if job is not None else None
-        self.highlighter.follow(job, text, cursor.selectionStart() if cursor.hasSelection() else 0)
-
-    def _speak_whole_from(self, start: int) -> None:
-        whole = self.editor.toPlainText()
-        if not whole[start:].strip():
-            start = 0  # nothing after the place: from the beginning, as players do
-        if not whole.strip():
-            self.show_error("There is no text to read: type or paste some text first.")
-            return
-        job = self.controller.speak(whole, self.selected_voice(), start)
-        self._spoken = (whole, 0, whole) if job is not None else None
-        self.highlighter.follow(job, whole, 0)
+        start = cursor.selectionStart() if cursor.hasSelection() else 0
+        self.reading.speak(text, start, self.selected_voice())
 
     @Slot()
     def speak_from_cursor(self) -> None:
         """Read the text from the word the text cursor is in to the end."""
-        whole = self.editor.toPlainText()
-        start = _python_index(whole, self.editor.textCursor().position())
-        self._speak_whole_from(word_start(whole, start))
+        if not self.editor.toPlainText().strip():
+            self.show_error("There is no text to read: type or paste some text first.")
+            return
+        self.reading.speak_from_cursor(self.selected_voice())
 
     @Slot()
     def continue_reading(self) -> None:
         """Read on from the sentence where the last reading of this very text stopped."""
-        place = self.places.place(self.editor.toPlainText())
-        self._speak_whole_from(place or 0)
+        self.reading.continue_reading(self.selected_voice())
 
-    @Slot(str, int)
-    def _on_reading_stopped(self, text: str, position: int) -> None:
-        """Keep the place where listening stopped, for "Continue" (after a restart too)."""
-        spoken, self._spoken = self._spoken, None
-        if spoken is None or spoken[0] != text or spoken[2] != self.editor.toPlainText():
-            return  # another text (the clipboard), or the editor's text changed since
-        _, base, whole = spoken
-        if position < 0:
-            position = base + len(text)  # heard to its end
-        else:
-            position += base
-        if whole[position:].strip():
-            self.places.remember(whole, position)
-        else:
-            self.places.forget(whole)
-        self._offer_continue()
-
-    @Slot()
-    def _offer_continue(self) -> None:
-        can = self.places.place(self.editor.toPlainText()) is not None
+    @Slot(bool)
+    def _offer_continue(self, can: bool) -> None:
         self.continue_button.setEnabled(can)
         self.continue_action.setEnabled(can)
 
@@ -508,20 +470,3 @@ class MainWindow(QMainWindow):
             return
         event.accept()
         self.quit_requested.emit()
-
-
-def _python_index(text: str, position: int) -> int:
-    """The index in `text` of Qt's text position `position` (Qt counts UTF-16 units, in which
-    characters beyond the BMP, such as emoji, take two)."""
-    units = 0
-    for index, char in enumerate(text):
-        if units >= position:
-            return index
-        units += 2 if ord(char) > 0xFFFF else 1
-    return len(text)
-
-
-def _reading_places() -> ReadingPlaces:
-    from cosydesk.config import data_dir
-
-    return ReadingPlaces(data_dir() / FILE_NAME)
