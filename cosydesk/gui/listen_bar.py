@@ -81,12 +81,18 @@ class ListenBar(QWidget):
 
         self.time_label = QLabel("")
         self.time_label.setAccessibleName("Time heard and left")
-        for widget in (self.previous_button, self.next_button):
-            layout.addWidget(widget)
+        layout.addWidget(self.previous_button)
+        layout.addWidget(self.next_button)
         layout.addStretch(1)
-        for widget in (self.speed_label, self.speed_box, self.volume_label, self.volume_slider):
+        controls: tuple[QWidget, ...] = (
+            self.speed_label,
+            self.speed_box,
+            self.volume_label,
+            self.volume_slider,
+            self.time_label,
+        )
+        for widget in controls:
             layout.addWidget(widget)
-        layout.addWidget(self.time_label)
 
         self._show_settings()
         self.speed_box.valueChanged.connect(self._speed_chosen)
