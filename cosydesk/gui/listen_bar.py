@@ -65,6 +65,9 @@ class ListenBar(QWidget):
         self.speed_box.setRange(speed.minimum, speed.maximum)
         self.speed_box.setSingleStep(0.1)
         self.speed_box.setSuffix(" x")
+        # Typing "1.25" must not restart the speech at 1, then 1.2, then 1.25: the value
+        # counts once typed (Enter, or focus elsewhere), or at once with the arrows.
+        self.speed_box.setKeyboardTracking(False)
         self.speed_box.setAccessibleName("Speed")
         self.speed_box.setToolTip(f"{speed.description} It applies from the next part on.")
         self.speed_label.setBuddy(self.speed_box)
@@ -80,7 +83,7 @@ class ListenBar(QWidget):
         self.volume_label.setBuddy(self.volume_slider)
 
         self.time_label = QLabel("")
-        self.time_label.setAccessibleName("Time heard and left")
+        self.time_label.setAccessibleDescription("Time heard, and time left of the speech")
         layout.addWidget(self.previous_button)
         layout.addWidget(self.next_button)
         layout.addStretch(1)

@@ -394,6 +394,7 @@ def test_a_new_speed_is_heard_from_the_next_part(
         app.click(app.wait_for("spin box", "Speed"))
         app.key("ctrl+a")
         app.type("2")
+        app.key("Return")
         played, heard = heard_speech(app, recorder, start)
     finally:
         recorder.stop()
