@@ -135,6 +135,21 @@ def test_next_and_previous_sentence_skip_at_once(qtbot: QtBot, window: MainWindo
     assert not bar.next_button.isEnabled()
 
 
+def test_previous_sentence_as_the_speech_ends_reads_it_again(
+    qtbot: QtBot, window: MainWindow, sd
+) -> None:
+    window.editor.setPlainText("First sentence here. Second sentence here.")
+    stream = _speak_all(qtbot, window, sd)
+    while stream.active:  # played out; the app has not yet heard that the sound ended
+        stream.pull(4800)
+    _rerendered(qtbot, window, lambda: window.controller.skip(-1))
+    again = sd.streams[-1]
+    assert again is not stream  # a new output takes over from the one that ended
+    again.pull(480)
+    qtbot.waitUntil(lambda: window.highlighter.marked() == "First sentence here.", timeout=3000)
+    _play_out(qtbot, window, again)
+
+
 def test_reading_from_the_cursor_starts_at_its_word_and_keeps_it_centred(
     qtbot: QtBot, window: MainWindow, sd
 ) -> None:
