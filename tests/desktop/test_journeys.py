@@ -454,3 +454,39 @@ def test_stop_gives_the_controls_back_while_the_model_still_renders(
     note("Stop to Ready in the status bar, s", time.monotonic() - clicked)
     assert "Working..." not in seen, seen
     assert "enabled" in app.wait_for("push button", "Speak").states
+
+
+def test_continue_reads_on_after_a_restart_where_the_last_reading_stopped(
+    make_app: MakeApp, ready_settings: dict[str, object], pulse: PulseServer
+) -> None:
+    app = fixed_app(make_app, ready_settings)
+    recorder = pulse.record()
+    try:
+        start = recorder.now()
+        app.key("ctrl+Return")
+        recorder.wait_for_sound(start, timeout=SPEECH_S)
+        for _ in range(2):  # on to sentence three, each skip heard before the next
+            app.key("alt+Right")
+            recorder.wait_for_sound(recorder.now(), timeout=SPEECH_S)
+        app.click(app.wait_for("push button", "Stop"))
+    finally:
+        recorder.stop()
+    app.focus_window("cosydesk")
+    app.key("ctrl+q")
+    assert app.wait_exit(timeout=10) == 0
+
+    app.start()  # the same settings and data: cosydesk started again
+    app.wait_ready(LOAD_S)
+    write_into_editor(app, FOUR)
+    button = app.wait_for("push button", "Continue")
+    assert "enabled" in button.states
+    recorder = pulse.record()
+    try:
+        start = recorder.now()
+        app.click(button)
+        played, heard = heard_speech(app, recorder, start)
+    finally:
+        recorder.stop()
+    # Sentences three and four, one second each; one and two are not read again.
+    assert played == pytest.approx(2.0, abs=0.02), f"{played:.2f} s played"
+    assert played - 0.05 <= heard <= played + 0.01, f"heard {heard:.2f} s of {played:.2f} s"
