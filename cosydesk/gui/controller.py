@@ -3,10 +3,13 @@
 Widgets ask it to speak, stop, pause, save or add a voice; it turns that into runner jobs and
 tells everyone the app's state ("loading", "ready", "speaking", ...) through `state_changed`.
 A speech job writes its chunks into the sound output on the runner's thread; the GUI thread
-only learns which part is heard, the progress and the outcome. Settings changes that affect
-the model (folder, quantisation, precision, device) become one reload, however many arrive at
-once. The app's local speech API submits to the same runner (`controller.runner`); while the
-person's request waits behind one of its jobs, the state says so.
+only learns which part is heard, the progress and the outcome. While a person listens, a skip to
+another sentence, or a new speed or voice, renders the rest again into the same output
+(utterance.py); Stop gives the controls back at once, without waiting for the runner. Settings
+changes that affect the model (folder, quantisation, precision, device) become one reload,
+however many arrive at once. The app's local speech API submits to the same runner
+(`controller.runner`); while the person's request waits behind one of its jobs, the state says
+so.
 """
 
 from __future__ import annotations
