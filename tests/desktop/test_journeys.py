@@ -382,6 +382,13 @@ def heard_speech(app: DesktopApp, recorder, start: int) -> tuple[float, float]:
     return ended_speeches(app.log())[-1][1], recorder.sound_seconds(start)
 
 
+def assert_heard_as_played(played: float, heard: float) -> None:
+    """What the sink heard is what the app played: nothing dropped or left queued was heard.
+    Quiet samples of random speech round to silence at the sink, up to 30 ms a part (as in the
+    journey that speaks twenty times); FOUR has four parts."""
+    assert played - 4 * 0.03 <= heard <= played + 0.01, f"heard {heard:.3f} s of {played:.3f} s"
+
+
 def test_a_new_speed_is_heard_from_the_next_part(
     make_app: MakeApp, ready_settings: dict[str, object], pulse: PulseServer
 ) -> None:
@@ -402,7 +409,7 @@ def test_a_new_speed_is_heard_from_the_next_part(
     # whole; the rest comes at twice the speed: 1 + 3 x 0.5 s (2 + 2 x 0.5 s when the change
     # came after the first part).
     assert 2.45 <= played <= 3.05, f"{played:.2f} s played"
-    assert played - 0.05 <= heard <= played + 0.01, f"heard {heard:.2f} s of {played:.2f} s"
+    assert_heard_as_played(played, heard)
 
 
 def test_next_sentence_skips_the_rest_of_the_one_heard(
@@ -425,7 +432,7 @@ def test_next_sentence_skips_the_rest_of_the_one_heard(
     # Sentences two to four whole (3 s), and of sentence one only what played before the key.
     skipped_at = (pressed - first) / RATE
     assert 3.0 <= played < 3.0 + min(skipped_at + 0.2, 0.95), f"{played:.2f} s played"
-    assert played - 0.05 <= heard <= played + 0.01, f"heard {heard:.2f} s of {played:.2f} s"
+    assert_heard_as_played(played, heard)
 
 
 def test_stop_gives_the_controls_back_while_the_model_still_renders(
@@ -489,4 +496,4 @@ def test_continue_reads_on_after_a_restart_where_the_last_reading_stopped(
         recorder.stop()
     # Sentences three and four, one second each; one and two are not read again.
     assert played == pytest.approx(2.0, abs=0.02), f"{played:.2f} s played"
-    assert played - 0.05 <= heard <= played + 0.01, f"heard {heard:.2f} s of {played:.2f} s"
+    assert_heard_as_played(played, heard)
