@@ -15,7 +15,7 @@ from typing import Any
 from cosydesk.config import option
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-ACTIONS = ("show", "speak-clipboard", "stop", "pause")
+ACTIONS = ("show", "speak-clipboard", "stop", "pause", "next-sentence", "previous-sentence")
 _DECLARED = object()  # "the setting's declared default"
 
 

@@ -155,6 +155,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("default_voice", str, "", "Voice used when none is picked; empty means the first."),
     Option("speed", float, 1.0, "Speaking speed.", minimum=0.5, maximum=2.0),
     Option(
+        "volume",
+        int,
+        100,
+        "Loudness of the speech, in percent of what the model renders.",
+        minimum=1,
+        maximum=100,
+    ),
+    Option(
         "idle_unload_minutes",
         int,
         0,

@@ -120,7 +120,7 @@ def test_set_coerces_text_and_rejects_bad_values_with_a_sentence(path: Path) -> 
     with pytest.raises(ConfigError, match="stream"):
         settings.set("stream", "maybe")
     with pytest.raises(KeyError):
-        settings.set("volume", 3)
+        settings.set("loudness", 3)
     assert (settings.get("speed"), settings.get("quantization"), settings.get("api_port")) == (
         1.5,
         "auto",

@@ -1,10 +1,13 @@
 """Streamed playback: chunks of speech go into a queue that the sound card's callback drains.
 
 Sound starts with the first chunk while synthesis goes on; `stop()` is immediate; `pause()`
-plays silence and keeps the place. sounddevice (and with it PortAudio) is imported only when
-a player starts, so a machine without a sound system can still save WAV files.
+plays silence and keeps the place; `volume` applies from the next buffer on; `truncate()` drops
+what is queued past a sample, so that the rest of an utterance can be rendered again (faster,
+or from another sentence) while what is heard goes on. sounddevice (and with it PortAudio) is
+imported only when a player starts, so a machine without a sound system can still save WAV files.
 
-Threads: `feed`, `finish`, `stop`, `pause` and `resume` may be called from any thread.
+Threads: `feed`, `finish`, `truncate`, `stop`, `pause`, `resume` and `volume` may be called from
+any thread.
 `on_done` and `on_error` are called from an audio thread, never the caller's: a GUI re-emits
 them as queued signals.
 """
@@ -135,6 +138,8 @@ class Player:
         self._ended = False
         self._drained = False
         self._tail_left = 0  # samples of silence still to play after the last chunk
+        self._tail = 0  # the whole tail, for a finish() that truncate() takes back
+        self._volume = 1.0
         self._started = False
         self._failure: str | None = None
         self._stream: Any = None
@@ -183,7 +188,8 @@ class Player:
         latency = getattr(stream, "latency", 0.0)
         with self._lock:
             self._stream = stream
-            self._tail_left = int((float(latency or 0.0) + TAIL_SECONDS) * self.sample_rate)
+            self._tail = int((float(latency or 0.0) + TAIL_SECONDS) * self.sample_rate)
+            self._tail_left = self._tail
         try:
             stream.start()
         except Exception as exc:
@@ -227,6 +233,36 @@ class Player:
                 log.exception("The sound device did not stop cleanly")
         _forget(self)
 
+    def truncate(self, keep: int) -> bool:
+        """Keep the utterance's first `keep` samples (those played count too) and drop what is
+        queued beyond them; chunks fed afterwards follow on, and a `finish()` is taken back.
+
+        False when it is too late: the sound has drained (or was stopped), `on_done` comes or
+        came, and a new player must take over.
+        """
+        with self._lock:
+            if self._stopped or self._ended or self._drained:
+                return False
+            excess = self._played + self._queued() - max(int(keep), self._played)
+            while excess > 0 and self._chunks:
+                tail = self._chunks[-1]
+                left = tail.shape[0] - (self._offset if len(self._chunks) == 1 else 0)
+                if left <= excess:
+                    self._chunks.pop()
+                    excess -= left
+                    if not self._chunks:
+                        self._offset = 0
+                else:
+                    self._chunks[-1] = tail[: tail.shape[0] - excess]
+                    excess = 0
+            self._finishing = False
+            self._tail_left = self._tail
+            return True
+
+    def _queued(self) -> int:
+        """Samples waiting to be played. Caller holds the lock."""
+        return sum(chunk.shape[0] for chunk in self._chunks) - self._offset
+
     def pause(self) -> None:
         """Play silence and keep the place; `resume()` goes on from there."""
         with self._lock:
@@ -247,6 +283,21 @@ class Player:
     @property
     def is_paused(self) -> bool:
         return self._paused
+
+    @property
+    def volume(self) -> float:
+        """The factor samples are played at: 0 (silent) to 1 (as rendered)."""
+        return self._volume
+
+    @volume.setter
+    def volume(self, value: float) -> None:
+        self._volume = min(max(float(value), 0.0), 1.0)
+
+    @property
+    def fed_samples(self) -> int:
+        """Samples of speech fed so far and not dropped: those played plus those queued."""
+        with self._lock:
+            return self._played + self._queued()
 
     @property
     def played_samples(self) -> int:
@@ -274,6 +325,8 @@ class Player:
                     outdata.fill(0)
                     return
                 filled = self._take(out)
+                if self._volume != 1.0:
+                    out[:filled] *= self._volume
                 if filled < frames:  # the queue ran dry: silence until synthesis catches up
                     out[filled:] = 0
                     if self._played and not (self._finishing and not self._chunks):

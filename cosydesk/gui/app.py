@@ -26,6 +26,7 @@ from cosydesk.gui.icons import app_icon
 from cosydesk.gui.main_window import MainWindow
 from cosydesk.gui.memory import WindowMemory
 from cosydesk.gui.tray import Tray
+from cosydesk.gui.tray_listen import TrayListenMenu
 from cosydesk.runner import EngineFactory, load_engine
 from cosydesk.state import AppState
 
@@ -70,6 +71,7 @@ class CosyDesk(QObject):
         self.state = AppState.load(Path(settings.path).parent)
         self.memory = WindowMemory(self.window, self.state)
         self.memory.restore()
+        self.tray_listen = TrayListenMenu(self.tray.menu, self.tray.show_action, self.controller)
         self.instance = instance
         self.hotkey_backend: Any = None
         self.hotkey_note = ""
@@ -97,6 +99,9 @@ class CosyDesk(QObject):
         window.hidden_to_tray.connect(self._on_hidden_to_tray)
         window.status.choose_model_requested.connect(self.open_first_run)
         c.state_changed.connect(tray.set_state)
+        c.state_changed.connect(
+            lambda state, _detail: self.tray_listen.set_speaking(state in ("speaking", "paused"))
+        )
         c.error.connect(self.report_error)
         self._hotkey_pressed.connect(self.toggle_clipboard)
         settings.on_change(self._on_setting_changed)
@@ -184,6 +189,8 @@ class CosyDesk(QObject):
             "speak-clipboard": self.toggle_clipboard,
             "stop": self.controller.stop,
             "pause": self.controller.toggle_pause,
+            "next-sentence": lambda: self.controller.skip(1),
+            "previous-sentence": lambda: self.controller.skip(-1),
         }
         action = actions.get(message.strip())
         if action is None:

@@ -3,10 +3,13 @@
 Widgets ask it to speak, stop, pause, save or add a voice; it turns that into runner jobs and
 tells everyone the app's state ("loading", "ready", "speaking", ...) through `state_changed`.
 A speech job writes its chunks into the sound output on the runner's thread; the GUI thread
-only learns which part is heard, the progress and the outcome. Settings changes that affect
-the model (folder, quantisation, precision, device) become one reload, however many arrive at
-once. The app's local speech API submits to the same runner (`controller.runner`); while the
-person's request waits behind one of its jobs, the state says so.
+only learns which part is heard, the progress and the outcome. While a person listens, a skip to
+another sentence, or a new speed or voice, renders the rest again into the same output
+(utterance.py); Stop gives the controls back at once, without waiting for the runner. Settings
+changes that affect the model (folder, quantisation, precision, device) become one reload,
+however many arrive at once. The app's local speech API submits to the same runner
+(`controller.runner`); while the person's request waits behind one of its jobs, the state says
+so.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from cosydesk.engine.errors import ConfigError, EngineError
 from cosydesk.engine.types import SAMPLE_RATE, EngineOptions
 from cosydesk.gui.app_state import AppState
+from cosydesk.gui.sentences import next_sentence
 from cosydesk.gui.speech_output import SpeechOutput
+from cosydesk.gui.utterance import Listening, Sink, Utterance
 from cosydesk.gui.worker import WORKER_NICE, Worker
 from cosydesk.runner import (
     EngineFactory,
@@ -52,47 +56,6 @@ ENGINE_SETTINGS = ("model_dir", "quantization", "flow_precision", "int8_threshol
 WAITING_FOR_API = "Waiting for a speech API request to finish..."
 
 
-class _Sink:
-    """Where a speech job's chunks go, on the runner's thread: straight into the player, so
-    that smooth sound does not depend on the GUI thread. Holds no QObject (the job may be the
-    last to hold it, and a QObject must die on its own thread)."""
-
-    def __init__(self, player: Any) -> None:
-        self._player = player
-        self.fed = 0  # samples handed to the player so far
-
-    def feed(self, chunk: np.ndarray) -> None:
-        self._player.feed(chunk)
-        self.fed += len(chunk)
-
-    def finish(self) -> None:
-        """The whole text is rendered: the sound goes on until the buffer drains, then the
-        output's `done` ends the speech."""
-        self._player.finish()
-
-
-class _Speech:
-    """The utterance being spoken, as the GUI thread follows it: its sound output, the sink its
-    job writes into, and which part of the text each stretch of audio speaks."""
-
-    def __init__(self, output: SpeechOutput) -> None:
-        self.output = output
-        self.sink = _Sink(output.player)
-        self.job_id = 0
-        # (sample where a part's audio starts, its first character, its end character)
-        self.parts: list[tuple[int, int, int]] = []
-
-    def heard_part(self) -> tuple[int, int] | None:
-        """Characters of the part the listener hears now, or None before the first."""
-        heard = self.output.played_samples
-        current = None
-        for first_sample, start, end in self.parts:
-            if first_sample > heard or (current is not None and first_sample == heard):
-                break
-            current = (start, end)
-        return current
-
-
 class Controller(QObject):
     """Coordinates runner, sound output and settings; lives on the GUI thread."""
 
@@ -100,6 +63,10 @@ class Controller(QObject):
     engine_status = Signal(object)  # EngineStatus
     load_progress = Signal(float, str)
     speech_progress = Signal(int, int)  # characters done, characters in all, of what is spoken
+    # The text of an utterance that ended, and the character its last sentence heard begins at
+    # (-1: it was heard to its end), for resuming where the listener left off.
+    reading_stopped = Signal(str, int)
+    voice_changed = Signal(str)  # the voice picked for speaking ("" for the default one)
     error = Signal(str)  # something a person should read
     # Every job's outcome, for dialogs that wait on their own job id (saves, new voices).
     job_progress = Signal(int, int, int)
@@ -122,7 +89,10 @@ class Controller(QObject):
             library, engine_factory, tick_s=tick_ms / 1000, nice=WORKER_NICE, name="cosydesk-runner"
         )
         self.worker = Worker(self.runner)
-        self._speech: _Speech | None = None
+        self._speech: Utterance | None = None
+        self._dropped: set[int] = set()  # speech jobs stopped, which the runner still ends
+        self._running: int | None = None  # the app's own job that runs now
+        self._voice: str | None = None  # picked in the window or the tray; None: the default
         self._jobs: set[int] = set()  # unfinished jobs
         self._saves: set[int] = set()
         self._voice_jobs: set[int] = set()
@@ -237,37 +207,145 @@ class Controller(QObject):
             self._update_state()
         return job
 
-    def speak(self, text: str, voice: str | None = None) -> int | None:
-        """Start speaking `text` (stopping what is spoken now); None if it cannot start."""
-        if not text.strip():
+    def speak(self, text: str, voice: str | None = None, start: int = 0) -> int | None:
+        """Start speaking `text` from its character `start` (stopping what is spoken now);
+        the utterance's id (its first job's), or None if it cannot start."""
+        if not text[start:].strip():
             self.error.emit("There is no text to read: type or paste some text first.")
             return None
         self.stop()
         output = self._open_output()
         if output is None:
             return None
-        speech = _Speech(output)
+        voice = voice or self.voice()
+        speech = Utterance(output, text, voice, float(self._setting("speed")))
+        speech.output.player.volume = self.volume()
         self._speech = speech
-        request = self._speech_of(text, voice)
-        job = self._submit(
-            lambda: self.runner.submit(speech_job(self.library, request, speech.sink))
-        )
-        if job is None:
+        if not self._render_from(speech, start, speech.sink):
             self.stop()
             return None
-        speech.job_id = job.job_id
         self._update_state()
-        return job.job_id
+        return speech.id
+
+    def _render_from(self, speech: Utterance, at_char: int, sink: Sink) -> bool:
+        """Submit the job that renders `speech`'s text from `at_char` into `sink`."""
+        request = Speech(
+            speech.text[at_char:],
+            speech.voice,
+            speed=speech.speed,
+            stream=bool(self._setting("stream")),
+            normalization=str(self._setting("text_normalization")),
+        )
+        job = self._submit(lambda: self.runner.submit(speech_job(self.library, request, sink)))
+        if job is None:
+            return False
+        speech.start_job(job.job_id, at_char, sink)
+        return True
 
     def stop(self) -> None:
-        """Stop speaking at once; the runner drops the rest of the utterance."""
+        """Stop speaking at once; the runner drops the rest of the utterance, and the controls
+        come back without waiting for it to do so."""
+        self._stop(report=True)
+
+    def _stop(self, *, report: bool) -> None:
         speech, self._speech = self._speech, None
         if speech is None:
             return
-        self.runner.cancel(speech.job_id)
-        self._behind_api.discard(speech.job_id)
+        self._drop(speech.job_id, speech.sink)
+        heard = speech.listening().sentence
         speech.output.stop()
+        if report:
+            self.reading_stopped.emit(speech.text, heard[0] if heard is not None else -1)
         self._update_state()
+
+    def voice(self) -> str | None:
+        """The voice the person picked last (window or tray), else the default one."""
+        return self._voice or self._setting("default_voice") or None
+
+    def set_voice(self, name: str | None) -> None:
+        """Speak with voice `name` from now on: what is spoken now from its next part."""
+        name = name or None
+        if name == self._voice:
+            return
+        self._voice = name
+        self.voice_changed.emit(name or "")
+        self._apply_to_next_part()
+
+    def _drop(self, job_id: int, sink: Sink) -> None:
+        """Cancel a speech job whose sound is no longer wanted: nothing more of it is heard,
+        and the state no longer waits for it."""
+        sink.close()
+        self.runner.cancel(job_id)
+        self._behind_api.discard(job_id)
+        if job_id in self._jobs:
+            self._dropped.add(job_id)
+
+    # -- while listening ----------------------------------------------------------------------
+
+    def listening(self) -> Listening | None:
+        """Where the listener is in the utterance (elapsed and remaining seconds, character,
+        sentence), or None when nothing is spoken."""
+        return None if self._speech is None else self._speech.listening()
+
+    def skip(self, step: int) -> bool:
+        """Go on from the sentence `step` sentences after (negative: before) the one heard,
+        at once; False when there is none (past the last sentence nothing changes)."""
+        speech = self._speech
+        if speech is None:
+            return False
+        where = speech.listening()
+        here = where.sentence[0] if where.sentence is not None else int(where.position)
+        target = next_sentence(speech.text, here, step)
+        if target is None:
+            return False
+        log.info("Speech %d skips to character %d", speech.id, target)
+        return self._restart(speech, target, speech.played)
+
+    def volume(self) -> float:
+        """The volume setting as a factor, 0 to 1."""
+        return float(self._setting("volume")) / 100.0
+
+    def _restart(self, speech: Utterance, at_char: int, at_sample: int) -> bool:
+        """Render `speech` again from `at_char`, heard from `at_sample` on (what was queued
+        beyond is dropped); when the sound has ended meanwhile, on a new output."""
+        old_job, old_sink = speech.job_id, speech.sink
+        speech.pending = False
+        if speech.cut(at_sample) < 0:  # the sound drained meanwhile: go on in a new one
+            self._stop(report=False)
+            if self.speak(speech.text, speech.voice, at_char) is None:
+                return False
+            assert self._speech is not None
+            self._speech.id = speech.id  # the same utterance for those who follow it
+            return True
+        self._drop(old_job, old_sink)
+        if not self._render_from(speech, at_char, Sink(speech.output.player)):
+            self.stop()
+            return False
+        return True
+
+    def _apply_to_next_part(self) -> None:
+        """A new speed or voice: the parts not heard yet are rendered again with it, from the
+        first one that starts after what is heard now (once the runner has begun it)."""
+        speech = self._speech
+        if speech is None:
+            return
+        voice = self.voice() or speech.voice
+        speed = float(self._setting("speed"))
+        if (speech.speed, speech.voice) == (speed, voice):
+            return
+        speech.speed, speech.voice = speed, voice
+        speech.pending = True
+        self._restart_if_due(speech)
+
+    def _restart_if_due(self, speech: Utterance) -> None:
+        if not speech.pending:
+            return
+        part = speech.next_boundary()
+        if part is not None:
+            log.info("Speech %d: speed %.2f from character %d", speech.id, speech.speed, part.start)
+            self._restart(speech, part.start, part.sample)
+        elif speech.rendered:
+            speech.pending = False  # every part is heard or being heard: nothing is left
 
     def toggle_pause(self) -> None:
         """Pause the sound (synthesis goes on into the buffer), or resume it."""
@@ -341,14 +419,15 @@ class Controller(QObject):
     def _on_output_done(self, output: SpeechOutput) -> None:
         if self._speech is not None and self._speech.output is output:
             speech, self._speech = self._speech, None
-            self.runner.cancel(speech.job_id)  # nothing is left to render for a sound that ended
+            self._drop(speech.job_id, speech.sink)  # nothing is left to render for it
             log.info(
                 "Speech %d ended: %.2f s rendered, %.2f s played, %.2f s waited for synthesis",
-                speech.job_id,
-                speech.sink.fed / SAMPLE_RATE,
+                speech.id,
+                output.player.fed_samples / SAMPLE_RATE,
                 output.played_samples / SAMPLE_RATE,
                 output.starved_samples / SAMPLE_RATE,
             )
+            self.reading_stopped.emit(speech.text, -1)
             self._update_state()
 
     @Slot(object, str)
@@ -376,6 +455,8 @@ class Controller(QObject):
     def _on_started(self, job_id: int) -> None:
         # The state changes only where this says something new: the runner's own state
         # changes follow, and an early "ready" would flicker between "loading" and "loading".
+        if job_id in self._jobs:
+            self._running = job_id
         if job_id not in self._jobs:
             self._api_running = job_id
             self._update_state()
@@ -385,27 +466,30 @@ class Controller(QObject):
 
     @Slot(int, int, int, int)
     def _on_reading(self, job_id: int, start: int, end: int, sample: int) -> None:
-        if self._is_speech(job_id):
-            assert self._speech is not None
-            self._speech.parts.append((sample, start, end))
+        speech = self._speech
+        if speech is not None and speech.job_id == job_id:
+            speech.add_part(sample, start, end)
+            self._restart_if_due(speech)
 
     def reading_range(self) -> tuple[int, int, int] | None:
-        """(job id, first, end character) of the part being heard now, or None.
+        """(utterance id, first, end character) of the sentence being heard now, or None.
 
         Characters count in the text given to `speak`.
         """
         speech = self._speech
         if speech is None:
             return None
-        heard = speech.heard_part()
-        return None if heard is None else (speech.job_id, *heard)
+        heard = speech.listening().sentence
+        return None if heard is None else (speech.id, *heard)
 
     @Slot(int, int, int)
     def _on_progress(self, job_id: int, done: int, total: int) -> None:
         if job_id not in self._jobs:
             return
         if self._is_speech(job_id):
-            self.speech_progress.emit(done, total)
+            assert self._speech is not None
+            offset = self._speech.offset_chars  # the job speaks the text from there on
+            self.speech_progress.emit(done + offset, total + offset)
         self.job_progress.emit(job_id, done, total)
 
     @Slot(int, object)
@@ -413,6 +497,10 @@ class Controller(QObject):
         # A finished speech goes on sounding until the buffer drains; the output's `done` ends it.
         if self._other_job_ended(job_id):
             return
+        if self._is_speech(job_id):
+            assert self._speech is not None
+            self._speech.rendered = True
+            self._restart_if_due(self._speech)
         self._forget(job_id)
         self.job_finished.emit(job_id, result)
         self._update_state()
@@ -447,6 +535,9 @@ class Controller(QObject):
         self._saves.discard(job_id)
         self._voice_jobs.discard(job_id)
         self._behind_api.discard(job_id)
+        self._dropped.discard(job_id)
+        if self._running == job_id:
+            self._running = None
         if self._load_job == job_id:
             self._load_job = None
 
@@ -495,6 +586,9 @@ class Controller(QObject):
             self._set_state(AppState.WORKING, "Saving...")
         elif self._api_running is not None and engine in (RunnerState.READY, RunnerState.BUSY):
             self._set_state(AppState.READY, "Ready; answering a speech API request...")
+        elif engine == RunnerState.BUSY and self._running in self._dropped:
+            # A stopped speech's job ends at its next chunk; the person need not wait for it.
+            self._set_state(AppState.READY, "Ready")
         elif engine == RunnerState.BUSY:
             self._set_state(AppState.WORKING, "Working...")
         elif engine == RunnerState.READY:
@@ -521,6 +615,10 @@ class Controller(QObject):
             self._reload_timer.start()  # several changes at once make one reload
         elif name == "idle_unload_minutes":
             self.runner.set_idle_minutes(float(self._setting(name) or 0))
+        elif name == "speed":
+            self._apply_to_next_part()
+        elif name == "volume" and self._speech is not None:
+            self._speech.output.player.volume = self.volume()
 
     @Slot()
     def _reload_if_changed(self) -> None:

@@ -1,8 +1,9 @@
-"""Follow-along reading: the editor marks the part of the text being heard, as it is heard.
+"""Follow-along reading: the editor marks the sentence being heard, as it is heard, centred.
 
 The controller knows which characters each part of the utterance covers and how much of the
 audio has been played; a timer asks it a few times a second and moves a background mark (an
-extra selection, so the text, the cursor and the user's selection are untouched). Typing in the
+extra selection, so the text, the cursor and the user's selection are untouched) to the
+sentence heard, and scrolls it to the middle of the view. Typing in the
 editor ends the marking for that utterance, since its character positions no longer hold.
 """
 
@@ -113,12 +114,14 @@ class ReadingHighlighter(QObject):
         self._scroll_to(first)
 
     def _scroll_to(self, position: int) -> None:
+        """Scroll so that the line holding `position` sits in the middle of the view (the
+        reader's eyes stay in one place while the text moves under them)."""
         cursor = QTextCursor(self.editor.document())
         cursor.setPosition(position)
-        where = self.editor.cursorRect(cursor)
-        if self.editor.viewport().rect().contains(where.center()):
-            return
         block = cursor.block()
         line = block.layout().lineForTextPosition(position - block.position())
         number = block.firstLineNumber() + (line.lineNumber() if line.isValid() else 0)
-        self.editor.verticalScrollBar().setValue(max(number - 1, 0))
+        # A QPlainTextEdit scrolls by lines; half a view of them above the mark centres it.
+        height = max(self.editor.fontMetrics().lineSpacing(), 1)
+        half = self.editor.viewport().height() // height // 2
+        self.editor.verticalScrollBar().setValue(max(number - half, 0))

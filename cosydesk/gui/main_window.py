@@ -26,8 +26,10 @@ from cosydesk.gui.a11y import accessible
 from cosydesk.gui.app_state import AppState
 from cosydesk.gui.confirm import confirm
 from cosydesk.gui.editor import TextEditor
+from cosydesk.gui.editor_reading import EditorReading
 from cosydesk.gui.follow import ReadingHighlighter
 from cosydesk.gui.icons import app_icon
+from cosydesk.gui.listen_bar import ListenBar
 from cosydesk.gui.status_bar import StatusBar
 from cosydesk.gui.text_file import TEXT_FILTER, TextFileError, read_text_file, suggested_wav_name
 
@@ -36,8 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Texts shorter than this (characters) get no progress bar: they are over before it would help.
-PROGRESS_FROM_CHARS = 300
 PLACEHOLDER = "Type or paste the text to read aloud, then press Speak (Ctrl+Enter)."
 
 
@@ -65,11 +65,12 @@ class MainWindow(QMainWindow):
         self.resize(760, 520)
         self._build()
         self._build_menus()
+        self.reading.can_continue.connect(self._offer_continue)
         c = controller
         c.state_changed.connect(self._on_state)
         c.engine_status.connect(self.status.set_engine_status)
         c.load_progress.connect(self.status.set_load_progress)
-        c.speech_progress.connect(self._on_speech_progress)
+        c.voice_changed.connect(self._on_voice_changed)
         c.job_progress.connect(self._on_job_progress)
         c.job_finished.connect(self._on_job_finished)
         c.job_failed.connect(self._on_job_failed)
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self.voice_combo.setMinimumWidth(220)
         self.voice_label.setBuddy(self.voice_combo)
         accessible(self.voice_combo, "Voice", "The voice that reads the text aloud")
+        self.voice_combo.activated.connect(self._voice_picked)
         self.manage_voices_button = QPushButton("&Manage voices...")
         self.manage_voices_button.setAccessibleDescription(
             "Add a voice from a clip or the microphone; rename or delete voices"
@@ -111,12 +113,15 @@ class MainWindow(QMainWindow):
         )
         layout.addWidget(self.editor, 1)
         self.highlighter = ReadingHighlighter(self.editor, self.controller)
+        self.reading = EditorReading(self.editor, self.controller, self.highlighter)
         self.editor.textChanged.connect(self._forget_source_when_empty)
 
         self.progress = QProgressBar()
         self.progress.setFormat("%p%")
         self.progress.hide()
         layout.addWidget(self.progress)
+        self.listen_bar = ListenBar(self.controller, self.progress)
+        layout.addWidget(self.listen_bar)
 
         buttons = QHBoxLayout()
         self.speak_button = QPushButton("&Speak")
@@ -134,11 +139,26 @@ class MainWindow(QMainWindow):
         self.save_button.setAccessibleDescription(
             "Save the text, read aloud, as a WAV file (Ctrl+S)"
         )
+        self.from_cursor_button = QPushButton("From c&ursor")
+        self.from_cursor_button.setToolTip("Read from the text cursor on (Ctrl+Shift+Enter)")
+        self.continue_button = QPushButton("Co&ntinue")
+        self.continue_button.setToolTip(
+            "Read on from where the last reading of this text stopped (Ctrl+Shift+R)"
+        )
+        self.continue_button.setEnabled(False)
         self.speak_button.clicked.connect(self.speak)
+        self.from_cursor_button.clicked.connect(self.speak_from_cursor)
+        self.continue_button.clicked.connect(self.continue_reading)
         self.pause_button.clicked.connect(self.controller.toggle_pause)
         self.stop_button.clicked.connect(self.controller.stop)
         self.save_button.clicked.connect(self.save_as)
-        for button in (self.speak_button, self.pause_button, self.stop_button):
+        for button in (
+            self.speak_button,
+            self.from_cursor_button,
+            self.continue_button,
+            self.pause_button,
+            self.stop_button,
+        ):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.save_button)
@@ -175,7 +195,28 @@ class MainWindow(QMainWindow):
         self.speak_action = self._action("&Speak", self.speak, "Ctrl+Return")
         self.pause_action = self._action("&Pause / Resume", self.controller.toggle_pause, "Ctrl+P")
         self.stop_action = self._action("S&top", self.controller.stop, "Esc")
-        for action in (self.speak_action, self.pause_action, self.stop_action):
+        self.from_cursor_action = self._action(
+            "Read from the &cursor", self.speak_from_cursor, "Ctrl+Shift+Return"
+        )
+        self.continue_action = self._action(
+            "Co&ntinue where it stopped", self.continue_reading, "Ctrl+Shift+R"
+        )
+        self.continue_action.setEnabled(False)
+        self.previous_action = self._action(
+            "Pre&vious sentence", lambda: self.controller.skip(-1), "Alt+Left"
+        )
+        self.next_action = self._action(
+            "Ne&xt sentence", lambda: self.controller.skip(1), "Alt+Right"
+        )
+        for action in (
+            self.speak_action,
+            self.from_cursor_action,
+            self.continue_action,
+            self.pause_action,
+            self.stop_action,
+            self.previous_action,
+            self.next_action,
+        ):
             speech.addAction(action)
         tools = bar.addMenu("T&ools")
         tools.addAction(self._action("&Voices...", self.voices_requested))
@@ -208,7 +249,7 @@ class MainWindow(QMainWindow):
 
     def refresh_voices(self) -> None:
         """Fill the picker from the library, keeping the choice, else the default voice."""
-        current = self.selected_voice() or self.settings.effective("default_voice")
+        current = self.selected_voice() or self.controller.voice()
         self.voice_combo.clear()
         try:
             names = [v.name for v in self.library.list()]
@@ -229,6 +270,21 @@ class MainWindow(QMainWindow):
         data = self.voice_combo.currentData()
         return str(data) if data else None
 
+    @Slot(int)
+    def _voice_picked(self, _index: int) -> None:
+        self.controller.set_voice(self.selected_voice())
+
+    @Slot(str)
+    def _on_voice_changed(self, name: str) -> None:
+        """The voice was picked elsewhere (the tray): show it here too."""
+        if not name:
+            return
+        if self.voice_combo.findData(name) < 0:
+            self.refresh_voices()  # added since the list was filled (the command line)
+        index = self.voice_combo.findData(name)
+        if index >= 0:
+            self.voice_combo.setCurrentIndex(index)
+
     # -- speaking ---------------------------------------------------------------------------
 
     def text(self) -> str:
@@ -240,22 +296,32 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def speak(self) -> None:
+        """Read the selection, else the whole text, from its start."""
         text = self.text()
         if not text.strip():
             self.show_error("There is no text to read: type or paste some text first.")
             return
         cursor = self.editor.textCursor()
-        base = cursor.selectionStart() if cursor.hasSelection() else 0
-        job = self.controller.speak(text, self.selected_voice())
-        self.highlighter.follow(job, text, base)
+        start = cursor.selectionStart() if cursor.hasSelection() else 0
+        self.reading.speak(text, start, self.selected_voice())
 
-    @Slot(int, int)
-    def _on_speech_progress(self, done: int, total: int) -> None:
-        if total < PROGRESS_FROM_CHARS:
+    @Slot()
+    def speak_from_cursor(self) -> None:
+        """Read the text from the word the text cursor is in to the end."""
+        if not self.editor.toPlainText().strip():
+            self.show_error("There is no text to read: type or paste some text first.")
             return
-        self.progress.setRange(0, total)
-        self.progress.setValue(min(done, total))
-        self.progress.show()
+        self.reading.speak_from_cursor(self.selected_voice())
+
+    @Slot()
+    def continue_reading(self) -> None:
+        """Read on from the sentence where the last reading of this very text stopped."""
+        self.reading.continue_reading(self.selected_voice())
+
+    @Slot(bool)
+    def _offer_continue(self, can: bool) -> None:
+        self.continue_button.setEnabled(can)
+        self.continue_action.setEnabled(can)
 
     @Slot(str, str)
     def _on_state(self, state: str, detail: str) -> None:
@@ -266,8 +332,9 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(speaking)
         self.stop_action.setEnabled(speaking)
         self.pause_button.setText("&Resume" if state == AppState.PAUSED else "&Pause")
-        if not speaking:
-            self.progress.hide()
+        self.previous_action.setEnabled(speaking)
+        self.next_action.setEnabled(speaking)
+        self.listen_bar.set_speaking(speaking)
 
     # -- opening ----------------------------------------------------------------------------
 

@@ -183,3 +183,40 @@ def test_output_device_list_has_outputs_only_each_name_once(sd: FakeSoundDevice)
         ("Built-in Speakers", "Built-in Speakers (ALSA)"),
         ("HDMI 1", "HDMI 1 (PulseAudio)"),
     ]
+
+
+def test_truncate_drops_what_is_queued_past_a_sample_and_takes_back_finish(
+    sd: FakeSoundDevice,
+) -> None:
+    player = Player(24000)
+    events = Events(player)
+    player.start()
+    stream = sd.streams[0]
+    for start in (0, 300, 600):
+        player.feed(_ramp(start, 300))
+    player.finish()
+    np.testing.assert_array_equal(stream.pull(100), _ramp(0, 100))
+    # The listener is at sample 100: keep up to 450, then the rest comes from elsewhere.
+    assert player.truncate(450) and player.fed_samples == 450
+    player.feed(_ramp(5000, 100))
+    player.finish()
+    heard = stream.drain(64)
+    np.testing.assert_array_equal(heard[:350], _ramp(100, 350))
+    np.testing.assert_array_equal(heard[350:450], _ramp(5000, 100))
+    np.testing.assert_array_equal(heard[450:], 0.0)
+    assert events.done.wait(5)
+    assert not player.truncate(0)  # drained: too late, a new player must take over
+
+
+def test_volume_scales_the_samples_from_the_next_buffer_on(sd: FakeSoundDevice) -> None:
+    player = Player(24000)
+    player.start()
+    stream = sd.streams[0]
+    player.feed(np.full(400, 0.5, np.float32))
+    np.testing.assert_array_equal(stream.pull(100), 0.5)
+    player.volume = 0.5
+    np.testing.assert_array_equal(stream.pull(100), 0.25)
+    player.volume = 0.0
+    np.testing.assert_array_equal(stream.pull(100), 0.0)
+    assert player.played_samples == 300  # muted speech goes on: the place moves
+    player.stop()

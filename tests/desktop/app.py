@@ -43,6 +43,8 @@ class DesktopApp:
         if settings is not None:
             (self.config / "settings.json").write_text(json.dumps({"version": 3, **settings}))
         self.process: subprocess.Popen[bytes] | None = None
+        self.module = "cosydesk"  # what `python -m` runs (tests.desktop.fixed_app: fixed lengths)
+        self.extra_env: dict[str, str] = {}
         self.started_at = 0.0
         self._a11y: Accessibility | None = None
         self._bus = ""
@@ -60,13 +62,14 @@ class DesktopApp:
             QT_LINUX_ACCESSIBILITY_ALWAYS_ON="1",
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.extra_env)
         return env
 
     def start(self, *args: str) -> None:
         with (self.home / "stderr.log").open("ab") as err:
             self.started_at = time.monotonic()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "cosydesk", *args],
+                [sys.executable, "-m", self.module, *args],
                 env=self.env(),
                 cwd=self.home,
                 stdout=err,

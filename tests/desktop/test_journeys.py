@@ -350,3 +350,152 @@ def test_a_sound_server_that_dies_mid_speech_is_said_and_the_next_speak_plays(
         recorder.wait_for_sound(start, timeout=SPEECH_S)
     finally:
         recorder.stop()
+
+
+# -- control while listening ----------------------------------------------------------------------
+
+# Four sentences of one part each; with the model held to 25 tokens a part, each is heard for
+# exactly one second at speed 1 (tests.desktop.fixed_app).
+FOUR = " ".join(
+    f"Sentence {n} " + " ".join(["goes on"] * 30) + "." for n in ("one", "two", "three", "four")
+)
+
+
+def fixed_app(
+    make_app: MakeApp, settings: dict[str, object], chunk_seconds: float = 0
+) -> DesktopApp:
+    """A Ready app whose model speaks one second a part, FOUR in its editor."""
+    app = make_app(settings, voice="Tester")
+    app.module = "tests.desktop.fixed_app"
+    app.extra_env = {
+        "COSYDESK_TEST_PART_TOKENS": "25",
+        "COSYDESK_TEST_CHUNK_SECONDS": str(chunk_seconds),
+    }
+    app.start()
+    app.wait_ready(LOAD_S)
+    write_into_editor(app, FOUR)
+    return app
+
+
+def heard_speech(app: DesktopApp, recorder, start: int) -> tuple[float, float]:
+    """(seconds the app played, seconds heard at the sink) of the speech that ends next."""
+    app.wait_until(lambda: ended_speeches(app.log()), SPEECH_S, "the speech to end")
+    time.sleep(0.3)  # what the sink still buffers
+    return ended_speeches(app.log())[-1][1], recorder.sound_seconds(start)
+
+
+def assert_heard_as_played(played: float, heard: float) -> None:
+    """What the sink heard is what the app played: nothing dropped or left queued was heard.
+    Quiet samples of random speech round to silence at the sink, up to 30 ms a part (as in the
+    journey that speaks twenty times); FOUR has four parts."""
+    assert played - 4 * 0.03 <= heard <= played + 0.01, f"heard {heard:.3f} s of {played:.3f} s"
+
+
+def test_a_new_speed_is_heard_from_the_next_part(
+    make_app: MakeApp, ready_settings: dict[str, object], pulse: PulseServer
+) -> None:
+    app = fixed_app(make_app, ready_settings)
+    recorder = pulse.record()
+    try:
+        start = recorder.now()
+        app.key("ctrl+Return")
+        recorder.wait_for_sound(start, timeout=SPEECH_S)
+        app.click(app.wait_for("spin box", "Speed"))
+        app.key("ctrl+a")
+        app.type("2")
+        app.key("Return")
+        played, heard = heard_speech(app, recorder, start)
+    finally:
+        recorder.stop()
+    # At speed 1 the four parts last 4 s. The part heard when the speed changed plays on
+    # whole; the rest comes at twice the speed: 1 + 3 x 0.5 s (2 + 2 x 0.5 s when the change
+    # came after the first part).
+    assert 2.45 <= played <= 3.05, f"{played:.2f} s played"
+    assert_heard_as_played(played, heard)
+
+
+def test_next_sentence_skips_the_rest_of_the_one_heard(
+    make_app: MakeApp, ready_settings: dict[str, object], pulse: PulseServer
+) -> None:
+    app = fixed_app(make_app, ready_settings)
+    recorder = pulse.record()
+    try:
+        start = recorder.now()
+        app.key("ctrl+Return")
+        first = recorder.wait_for_sound(start, timeout=SPEECH_S)
+        app.key("alt+Right")
+        pressed = recorder.now()
+        after = recorder.wait_for_sound(pressed, timeout=SPEECH_S)
+        note("next sentence to its sound at the sink, s", (after - pressed) / RATE)
+        played, heard = heard_speech(app, recorder, start)
+    finally:
+        recorder.stop()
+    assert f"skips to character {FOUR.index('Sentence two')}" in app.log()
+    # Sentences two to four whole (3 s), and of sentence one only what played before the key.
+    skipped_at = (pressed - first) / RATE
+    assert 3.0 <= played < 3.0 + min(skipped_at + 0.2, 0.95), f"{played:.2f} s played"
+    assert_heard_as_played(played, heard)
+
+
+def test_stop_gives_the_controls_back_while_the_model_still_renders(
+    make_app: MakeApp, ready_settings: dict[str, object], pulse: PulseServer
+) -> None:
+    # Each chunk takes 3 s more to render, as on a slow card: the runner lets go of the
+    # stopped speech only then, and the window must not wait for it.
+    app = fixed_app(make_app, ready_settings, chunk_seconds=3.0)
+    recorder = pulse.record()
+    try:
+        start = recorder.now()
+        app.key("ctrl+Return")
+        recorder.wait_for_sound(start, timeout=SPEECH_S)
+    finally:
+        recorder.stop()
+    stop = app.wait_for("push button", "Stop")
+    app.click(stop)
+    clicked = time.monotonic()
+    seen: list[str] = []
+
+    def ready() -> bool:
+        seen.append(app.status())
+        return seen[-1] == "Ready"
+
+    app.wait_until(ready, 10, "Ready after Stop")
+    note("Stop to Ready in the status bar, s", time.monotonic() - clicked)
+    assert "Working..." not in seen, seen
+    assert "enabled" in app.wait_for("push button", "Speak").states
+
+
+def test_continue_reads_on_after_a_restart_where_the_last_reading_stopped(
+    make_app: MakeApp, ready_settings: dict[str, object], pulse: PulseServer
+) -> None:
+    app = fixed_app(make_app, ready_settings)
+    recorder = pulse.record()
+    try:
+        start = recorder.now()
+        app.key("ctrl+Return")
+        recorder.wait_for_sound(start, timeout=SPEECH_S)
+        for _ in range(2):  # on to sentence three, each skip heard before the next
+            app.key("alt+Right")
+            recorder.wait_for_sound(recorder.now(), timeout=SPEECH_S)
+        app.click(app.wait_for("push button", "Stop"))
+    finally:
+        recorder.stop()
+    app.focus_window("cosydesk")
+    app.key("ctrl+q")
+    assert app.wait_exit(timeout=10) == 0
+
+    app.start()  # the same settings and data: cosydesk started again
+    app.wait_ready(LOAD_S)
+    write_into_editor(app, FOUR)
+    button = app.wait_for("push button", "Continue")
+    assert "enabled" in button.states
+    recorder = pulse.record()
+    try:
+        start = recorder.now()
+        app.click(button)
+        played, heard = heard_speech(app, recorder, start)
+    finally:
+        recorder.stop()
+    # Sentences three and four, one second each; one and two are not read again.
+    assert played == pytest.approx(2.0, abs=0.02), f"{played:.2f} s played"
+    assert_heard_as_played(played, heard)

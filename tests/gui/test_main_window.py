@@ -99,8 +99,9 @@ def test_speak_plays_and_stop_ends_it(qtbot: QtBot, window: MainWindow, sd) -> N
         qtbot.mouseClick(window.speak_button, Qt.MouseButton.LeftButton)
     assert window.stop_button.isEnabled() and window.pause_button.isEnabled()
     assert "Speaking" in window.status.state_label.text()
-    # A text this long shows how much of it has been read, growing as it goes.
+    # A text this long shows how much of it has been heard, growing as it is played.
     assert window.progress.isVisible() and window.progress.maximum() == len(LONG_TEXT)
+    qtbot.waitUntil(lambda: sd.streams[-1].pull(4800).any(), timeout=60000)
     qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=60000)
     with qtbot.waitSignal(controller.state_changed, check_params_cb=_is("ready")):
         qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
@@ -216,9 +217,10 @@ TOKENS_PER_PART = 40
 SAMPLES_PER_TOKEN = 960
 
 
-def _speak_all(qtbot: QtBot, window: MainWindow, sd):
-    """Speak the editor's text, each part exactly TOKENS_PER_PART speech tokens long, and wait
-    until all of it has been rendered; the fake card's stream, which has played nothing yet."""
+def _speak_all(qtbot: QtBot, window: MainWindow, sd, button: QPushButton | None = None):
+    """Speak the editor's text (with `button`, else Speak), each part exactly TOKENS_PER_PART
+    speech tokens long, and wait until all of it has been rendered; the fake card's stream,
+    which has played nothing yet."""
     from cosydesk.engine.model.sampling import ForcedLengthSampler
 
     def force_lengths(engine) -> None:
@@ -227,7 +229,7 @@ def _speak_all(qtbot: QtBot, window: MainWindow, sd):
 
     on_runner(window.controller.runner, force_lengths)
     with qtbot.waitSignal(window.controller.job_finished, timeout=120000):
-        qtbot.mouseClick(window.speak_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(button or window.speak_button, Qt.MouseButton.LeftButton)
     return sd.streams[-1]
 
 
