@@ -27,7 +27,7 @@ KEYS: dict[str, type] = {"window_geometry": str, "last_voice": str}
 MAX_DRAFT_BYTES = 20_000_000
 
 
-class AppState:
+class RememberedState:
     """The remembered values of one user, bound to a folder; `save()` writes them."""
 
     def __init__(self, folder: Path) -> None:
@@ -44,7 +44,7 @@ class AppState:
         return self.folder / DRAFT_FILE
 
     @classmethod
-    def load(cls, folder: Path) -> AppState:
+    def load(cls, folder: Path) -> RememberedState:
         """The state stored in `folder`; empty (with a log line) when it cannot be read."""
         state = cls(folder)
         try:

@@ -28,7 +28,7 @@ from cosydesk.gui.memory import WindowMemory
 from cosydesk.gui.tray import Tray
 from cosydesk.gui.tray_listen import TrayListenMenu
 from cosydesk.runner import EngineFactory, load_engine
-from cosydesk.state import AppState
+from cosydesk.state import RememberedState
 
 if TYPE_CHECKING:
     from cosydesk.config import Settings
@@ -68,7 +68,7 @@ class CosyDesk(QObject):
         self.tray = Tray(self)
         self.window = MainWindow(self.controller)
         # Where the window was, its draft and the last voice, kept beside the settings.
-        self.state = AppState.load(Path(settings.path).parent)
+        self.state = RememberedState.load(Path(settings.path).parent)
         self.memory = WindowMemory(self.window, self.state)
         self.memory.restore()
         self.tray_listen = TrayListenMenu(self.tray.menu, self.tray.show_action, self.controller)

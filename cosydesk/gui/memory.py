@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QTimer, Slot
 
-from cosydesk.state import AppState
+from cosydesk.state import RememberedState
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ GEOMETRY_DELAY_MS = 500
 class WindowMemory(QObject):
     """Restores and keeps the main window's geometry, draft and last voice in `state`."""
 
-    def __init__(self, window: Any, state: AppState) -> None:
+    def __init__(self, window: Any, state: RememberedState) -> None:
         super().__init__(window)
         self.window = window
         self.state = state
