@@ -42,7 +42,7 @@ def test_a_first_start_ends_with_a_recorded_voice_that_speaks(
 
     app = make_app()  # no settings, no voices: a first start
     app.start()
-    app.wait_for("dialog", re.compile("choose the model"), timeout=30)
+    app.wait_for("dialog", re.compile("Choose the model"), timeout=30)
     app.click(app.wait_for("text", "Model folder:"))
     app.type(str(tiny_model))
     app.wait_until(lambda: _enabled(app, "Use this folder"), 10, "the folder to be accepted")
@@ -85,7 +85,7 @@ def test_a_first_start_ends_with_a_recorded_voice_that_speaks(
     app.wait_until(lambda: app.find("combo box", "My voice"), 10, "the voice in the main window")
     app.wait_until(lambda: app.status() == "Ready", LOAD_S, "Ready")
 
-    app.click(app.wait_for("text", ""))
+    app.click(app.wait_for("text", "Text to read"))
     app.type("Hello from my own voice.")
     recorder = pulse.record()
     try:
