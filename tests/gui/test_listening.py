@@ -27,6 +27,7 @@ from tests.gui.test_main_window import (
     LONG_TEXT,
     SAMPLES_PER_TOKEN,
     TOKENS_PER_PART,
+    _force_part_lengths,
     _is,
     _speak_all,
 )
@@ -338,6 +339,8 @@ def test_a_desktop_shortcut_skips_to_the_next_sentence_of_the_clipboard(
     controller = desk.controller
     with qtbot.waitSignal(controller.state_changed, timeout=120000, check_params_cb=_is("ready")):
         desk.start(show_window=False)
+    # 480 samples must fall in the first sentence of the first part (of three sentences).
+    _force_part_lengths(controller)
     QGuiApplication.clipboard().setText(LONG_TEXT)
     with qtbot.waitSignal(controller.job_finished, timeout=120000):
         desk.handle_message("speak-clipboard")

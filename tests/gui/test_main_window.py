@@ -217,17 +217,24 @@ TOKENS_PER_PART = 40
 SAMPLES_PER_TOKEN = 960
 
 
-def _speak_all(qtbot: QtBot, window: MainWindow, sd, button: QPushButton | None = None):
-    """Speak the editor's text (with `button`, else Speak), each part exactly TOKENS_PER_PART
-    speech tokens long, and wait until all of it has been rendered; the fake card's stream,
-    which has played nothing yet."""
+def _force_part_lengths(controller) -> None:
+    """Make the tiny model speak exactly TOKENS_PER_PART tokens a part from now on: left to
+    itself it may end a part of several sentences after one token, and a test that pulls a
+    few samples would then be heard in a later sentence than it expects."""
     from cosydesk.engine.model.sampling import ForcedLengthSampler
 
     def force_lengths(engine) -> None:
         size = engine.llm.speech_token_size
         engine.renderer.sampler_factory = lambda: ForcedLengthSampler(TOKENS_PER_PART, size)
 
-    on_runner(window.controller.runner, force_lengths)
+    on_runner(controller.runner, force_lengths)
+
+
+def _speak_all(qtbot: QtBot, window: MainWindow, sd, button: QPushButton | None = None):
+    """Speak the editor's text (with `button`, else Speak), each part exactly TOKENS_PER_PART
+    speech tokens long, and wait until all of it has been rendered; the fake card's stream,
+    which has played nothing yet."""
+    _force_part_lengths(window.controller)
     with qtbot.waitSignal(window.controller.job_finished, timeout=120000):
         qtbot.mouseClick(button or window.speak_button, Qt.MouseButton.LeftButton)
     return sd.streams[-1]
