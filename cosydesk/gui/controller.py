@@ -310,7 +310,7 @@ class Controller(QObject):
         beyond is dropped); when the sound has ended meanwhile, on a new output."""
         old_job, old_sink = speech.job_id, speech.sink
         speech.pending = False
-        if speech.cut(at_sample) < 0:  # the sound drained meanwhile: go on in a new one
+        if speech.cut(at_sample, at_char) < 0:  # the sound drained meanwhile: go on in a new one
             self._stop(report=False)
             if self.speak(speech.text, speech.voice, at_char) is None:
                 return False

@@ -22,6 +22,8 @@ from cosydesk.gui.speech_output import SpeechOutput
 # How fast speech goes before any part has been rendered: characters a second at speed 1.0
 # (English narration runs at 13-16).
 CHARS_PER_SECOND = 14.0
+# How far past a skip target to look for the end of its sentence.
+SENTENCE_WINDOW = 4000
 
 
 class Sink:
@@ -62,6 +64,8 @@ class Part:
     sample: int
     start: int
     end: int
+    # Stands for the part a restart begins with until the runner reports it (see `cut`).
+    provisional: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,20 +106,30 @@ class Utterance:
         if not self.id:
             self.id = job_id
 
-    def cut(self, sample: int) -> int:
+    def cut(self, sample: int, at_char: int | None = None) -> int:
         """Drop the audio past `sample` (what is heard already stays) and the parts it spoke;
         the current job's sink is closed. Returns the sample the next job's audio starts at,
-        or -1 when the player has ended and cannot take more."""
+        or -1 when the player has ended and cannot take more.
+
+        With `at_char`, the listener is placed at that character's sentence from `sample` on,
+        before the next job reports its first part: a second Next pressed meanwhile goes on
+        from the sentence skipped to, not again from the one still in the speaker."""
         self.sink.close()
         if not self.output.player.truncate(sample):
             return -1
         fed = self.output.player.fed_samples
         self.parts = [p for p in self.parts if p.sample < fed]
         self.offset_samples = fed
+        if at_char is not None:
+            window = self.text[at_char : at_char + SENTENCE_WINDOW]
+            span = sentence_at(window, 0)
+            end = at_char + (span[1] if span is not None else len(window))
+            self.parts.append(Part(fed, at_char, max(end, at_char + 1), provisional=True))
         return fed
 
     def add_part(self, sample: int, start: int, end: int) -> None:
         """The current job's part [start, end) (of its own text) starts at its `sample`."""
+        self.parts = [p for p in self.parts if not p.provisional]
         self.parts.append(
             Part(sample + self.offset_samples, start + self.offset_chars, end + self.offset_chars)
         )

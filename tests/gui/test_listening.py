@@ -136,6 +136,24 @@ def test_next_and_previous_sentence_skip_at_once(qtbot: QtBot, window: MainWindo
     assert not bar.next_button.isEnabled()
 
 
+def test_two_quick_presses_of_next_skip_two_sentences(qtbot: QtBot, window: MainWindow, sd) -> None:
+    """The second press comes before the runner has started the first skip's sentence (the
+    speaker still plays the old one): it goes on from the sentence skipped to."""
+    window.editor.setPlainText(LONG_TEXT)
+    stream = _speak_all(qtbot, window, sd)
+    stream.pull(480)
+    qtbot.waitUntil(lambda: window.highlighter.marked() == SENTENCES[0], timeout=3000)
+
+    def twice() -> None:
+        window.controller.skip(1)
+        window.controller.skip(1)
+
+    _rerendered(qtbot, window, twice)
+    stream.pull(480)
+    qtbot.waitUntil(lambda: window.highlighter.marked() == SENTENCES[2], timeout=3000)
+    window.controller.stop()
+
+
 def test_previous_sentence_as_the_speech_ends_reads_it_again(
     qtbot: QtBot, window: MainWindow, sd
 ) -> None:
