@@ -1,6 +1,6 @@
 """bitsandbytes quantisation of the LLM's Qwen2 backbone, with visible fallbacks.
 
-Modes: "none" (full precision), "8bit" (LLM.int8, outlier threshold 6.0 by default) and "4bit"
+Modes: "none" (full precision), "8bit" (LLM.int8, outlier threshold 0 by default) and "4bit"
 (NF4 with double quantisation, bf16 compute; fp16 compute where the card lacks bf16). Only the
 Linear layers of the transformer blocks are replaced: the speech-token embedding and the speech
 decoder head are never quantised (fp32; bf16 beside a bf16-compute 4-bit trunk). The 151,936-row
