@@ -408,7 +408,19 @@ class Engine:
         return memory.card_status(dataclasses.replace(self._model_status[1]))
 
     def unload(self) -> None:
-        """Free the models; GPU memory returns to what it was before loading."""
+        """Free the models; GPU memory returns to what it was before loading.
+
+        Nothing here waits for the garbage collector: the models hold no reference cycles (the
+        decode graph refers to its LLM weakly), and the graphs, caches and pools that hold
+        most of the card are dropped explicitly first, in case a caller still holds a module.
+        """
+        llm, flow = getattr(self, "llm", None), getattr(self, "flow", None)
+        if llm is not None:
+            llm.release_cuda_state()
+        if flow is not None and flow.graphed is not None:
+            flow.graphed.release()
+            flow.graphed = None
+        del llm, flow
         for name in ("llm", "flow", "hift", "renderer", "_frontend", "tokenizer"):
             if hasattr(self, name):
                 setattr(self, name, None)
@@ -418,10 +430,6 @@ class Engine:
             import torch
 
             if torch.cuda.is_available():
-                # The CUDA graph runners hold reference cycles: without a collection their
-                # memory stayed allocated. On the CPU nothing is left in a cycle (checked with
-                # gc.DEBUG_SAVEALL), and a collection would only hold the GIL for ~60 ms.
-                gc.collect()
                 torch.cuda.synchronize()
                 # cuBLAS keeps a workspace per stream for the life of the process; the capture
                 # streams of this model are gone, so their workspaces go too.

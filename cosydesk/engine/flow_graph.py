@@ -36,6 +36,11 @@ class GraphedSolver:
         self.reason = ""
         self.stream: torch.cuda.Stream | None = None  # one for all captures (see decode_graph)
 
+    def release(self) -> None:
+        """Drop every captured graph and their shared memory pool."""
+        self.graphs.clear()
+        self.pool = None
+
     def _capture(self, key: tuple, args: tuple[Tensor, ...], steps: int, streaming: bool):
         inputs = tuple(a.clone() for a in args)
         device = inputs[0].device

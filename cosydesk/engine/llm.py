@@ -399,6 +399,13 @@ class CosyVoice3LM(nn.Module):
             yield chosen
             decoded.append(chosen)
 
+    def release_cuda_state(self) -> None:
+        """Drop the KV cache and the captured decode graph; the next request rebuilds them."""
+        if self._graphed is not None:
+            self._graphed.release()
+        self._graphed = None
+        self._cache = None
+
     def _graph_runner(self) -> Any:
         """The CUDA-graph step runner, made on first use; None on the CPU or when turned off."""
         if not self.use_cuda_graph or self.device.type != "cuda":
