@@ -166,6 +166,7 @@ def _in_force(name: str, given: Any) -> Any:
 def _options(args: argparse.Namespace):
     """EngineOptions from the command line: an explicit --quantization wins over the
     quantisation variables, which win over the setting. ConfigError for a bad variable."""
+    from cosydesk.config import quant_cache_dir
     from cosydesk.engine.types import EngineOptions
 
     return EngineOptions(
@@ -173,6 +174,7 @@ def _options(args: argparse.Namespace):
         quantization=_in_force("quantization", args.quantization),
         flow_precision=args.precision,
         text_normalization=args.text_normalization,
+        quant_cache_dir=str(quant_cache_dir()),
     )
 
 

@@ -243,6 +243,23 @@ def log_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 
 
+def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Files cosydesk can always make again (the quantised LLM, see cosydesk.engine.quantcache):
+    COSYDESK_CACHE_DIR if set, <COSYDESK_DATA_DIR>/cache if that is set, else the platform's
+    cache dir. Not created."""
+    override = environ.get("COSYDESK_CACHE_DIR")
+    if override:
+        return Path(override)
+    if environ.get("COSYDESK_DATA_DIR"):
+        return data_dir(environ) / "cache"
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def quant_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the quantised LLM is kept between loads, inside the cache folder. Not created."""
+    return cache_dir(environ) / "quantized"
+
+
 def voices_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """The voice library folder, inside the data folder. Not created."""
     return data_dir(environ) / "voices"

@@ -162,7 +162,7 @@ class Engine:
         llm.eval()
         llm.fuse_projections()
         step(0.45, f"Preparing the language model ({options.quantization})")
-        self.quant = quant.quantize_llm(llm, options, device)
+        self.quant = quant.quantize_llm(llm, options, device, source=folder.llm_pt)
         self.llm = llm
 
         step(0.6, "Loading the flow model (flow.pt)")

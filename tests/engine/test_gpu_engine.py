@@ -142,3 +142,23 @@ def test_graphed_flow_matches_eager_flow(tiny_model, clip) -> None:
         assert np.abs(graphed - eager).max() < 1e-3
     finally:
         engine.unload()
+
+
+@pytest.mark.parametrize("mode", ["4bit", "8bit"])
+def test_the_quantisation_cache_serves_the_card(tiny_model, clip, tmp_path, mode) -> None:
+    """A second load on the card takes the quantised layers from the cache and decodes the same
+    greedy tokens as the load that quantised them."""
+    cache = tmp_path / "cache"
+    tokens = []
+    for expected in ("stored", "reused"):
+        options = EngineOptions(device="cuda", quantization=mode, quant_cache_dir=str(cache))
+        engine = Engine.load(tiny_model, options)
+        try:
+            assert (engine.quant.mode, engine.quant.cache) == (mode, expected)
+            engine.renderer.sampler_factory = GreedySampler
+            seg = engine.segment_input(TEXT, _voice(engine, clip))
+            tokens.append(list(engine.renderer.tokens(seg, None)))
+            assert engine.llm.decode_path == "cuda-graph"
+        finally:
+            engine.unload()
+    assert tokens[0] == tokens[1] and tokens[0]
