@@ -162,3 +162,27 @@ def test_the_quantisation_cache_serves_the_card(tiny_model, clip, tmp_path, mode
         finally:
             engine.unload()
     assert tokens[0] == tokens[1] and tokens[0]
+
+
+def test_a_final_shape_is_recorded_only_when_it_comes_again(tiny_model, clip) -> None:
+    """The last chunk of a part has a length that follows the text: recording its graph costs
+    more than solving it, so it is solved eagerly at first and recorded on its second time."""
+    engine = Engine.load(tiny_model, EngineOptions(device="cuda", quantization="none"))
+    try:
+        voice = _voice(engine, clip)
+        size = engine.llm.speech_token_size
+        engine.renderer.sampler_factory = lambda: ForcedLengthSampler(37, size)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        solver = engine.flow.graphed
+
+        def finals() -> int:
+            return sum(1 for key in solver.graphs if not key[-1])
+
+        first = np.concatenate(list(engine.synthesize(TEXT, voice, stream=False)))
+        assert finals() == 0
+        second = np.concatenate(list(engine.synthesize(TEXT, voice, stream=False)))
+        assert finals() == 1
+        assert np.abs(first - second).max() < 1e-3
+    finally:
+        engine.unload()
