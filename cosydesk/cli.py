@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the LLM's text-embedding table lives (for comparison)",
     )
     bench.add_argument("--repeat", type=int, default=3)
+    bench.add_argument(
+        "--long-chars",
+        type=int,
+        default=10_000,
+        help="characters of the long text spoken in parts (0 leaves it out)",
+    )
     bench.add_argument("--json", type=Path, help="also write the figures as JSON")
 
     parity = sub.add_parser("parity", help="run the engine on a parity fixture folder")

@@ -117,7 +117,15 @@ class Engine:
 
         _freeze_import_heap()
 
+        # Seconds each step took, by its message: where a load's time goes (the bench shows it).
+        self.load_times: dict[str, float] = {}
+        last: list[Any] = [None, time.perf_counter()]
+
         def step(fraction: float, message: str) -> None:
+            now = time.perf_counter()
+            if last[0] is not None:
+                self.load_times[last[0]] = now - last[1]
+            last[:] = [message, now]
             _check(cancel)
             log.info("load: %s", message)
             if progress is not None:
@@ -206,6 +214,9 @@ class Engine:
             )
         if device.type == "cuda" and options.use_cuda_graph:
             self.flow.enable_cuda_graphs()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        self.load_times[last[0]] = time.perf_counter() - last[1]
         self.load_seconds = time.perf_counter() - started
         self._status = EngineStatus(status="ok", model_dir=str(root))
         if progress is not None:

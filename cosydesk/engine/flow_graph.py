@@ -40,6 +40,7 @@ class GraphedSolver:
         self.stream: torch.cuda.Stream | None = None  # one for all captures (see decode_graph)
         # Shapes of final (non-streaming) solves seen once and not recorded; bounded.
         self.seen_once: OrderedDict[tuple, None] = OrderedDict()
+        self.captures = 0  # graphs recorded so far
 
     def release(self) -> None:
         """Drop every captured graph and their shared memory pool."""
@@ -65,6 +66,7 @@ class GraphedSolver:
         with torch.cuda.graph(graph, pool=self.pool, stream=side):
             out = self.cfm(*inputs, steps=steps, streaming=streaming)
         captured = _Captured(graph, inputs, out)
+        self.captures += 1
         self.graphs[key] = captured
         while len(self.graphs) > self.max_graphs:
             self.graphs.popitem(last=False)
