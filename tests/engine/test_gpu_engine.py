@@ -111,6 +111,7 @@ def test_graph_decode_matches_eager_decode(tiny_model, clip, mode) -> None:
         voice = _voice(engine, clip)
         engine.renderer.sampler_factory = GreedySampler
         engine.llm.use_cuda_graph = False
+        engine.llm.reuse_prompt_state = False  # both runs prefill the same rows
         seg = engine.segment_input(TEXT, voice)
         eager = list(engine.renderer.tokens(seg, None))
         engine.llm.use_cuda_graph = True
@@ -132,6 +133,7 @@ def test_graphed_flow_matches_eager_flow(tiny_model, clip) -> None:
         voice = _voice(engine, clip)
         size = engine.llm.speech_token_size
         engine.renderer.sampler_factory = lambda: ForcedLengthSampler(80, size)
+        engine.llm.reuse_prompt_state = False  # the same tokens both times, bit for bit
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         graphed = np.concatenate(list(engine.synthesize(TEXT, voice, stream=True)))
@@ -172,6 +174,7 @@ def test_a_final_shape_is_recorded_only_when_it_comes_again(tiny_model, clip) ->
         voice = _voice(engine, clip)
         size = engine.llm.speech_token_size
         engine.renderer.sampler_factory = lambda: ForcedLengthSampler(37, size)
+        engine.llm.reuse_prompt_state = False  # the same tokens both times, bit for bit
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         solver = engine.flow.graphed
@@ -184,5 +187,26 @@ def test_a_final_shape_is_recorded_only_when_it_comes_again(tiny_model, clip) ->
         second = np.concatenate(list(engine.synthesize(TEXT, voice, stream=False)))
         assert finals() == 1
         assert np.abs(first - second).max() < 1e-3
+    finally:
+        engine.unload()
+
+
+def test_the_prompt_state_is_reused_on_the_card(tiny_model, clip) -> None:
+    """On a GPU the voice prompt's keys and values are computed for the first part only; later
+    parts prefill what follows them and decode (nearly) the same greedy tokens."""
+    engine = Engine.load(tiny_model, EngineOptions(device="cuda", quantization="none"))
+    try:
+        voice = _voice(engine, clip)
+        engine.renderer.sampler_factory = GreedySampler
+        seg = engine.segment_input(TEXT, voice)
+        engine.llm.reuse_prompt_state = False
+        full = list(engine.renderer.tokens(seg, None))
+        engine.llm.reuse_prompt_state = None  # the default: on, on a GPU
+        first = list(engine.renderer.tokens(seg, None))
+        assert engine.llm._prompt_state is not None
+        reused = list(engine.renderer.tokens(seg, None))
+        assert first == full
+        same = sum(a == b for a, b in zip(reused, full, strict=False))
+        assert same >= 0.9 * min(len(reused), len(full))
     finally:
         engine.unload()
