@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the LLM's text-embedding table lives (for comparison)",
     )
     bench.add_argument("--repeat", type=int, default=3)
+    bench.add_argument(
+        "--long-chars",
+        type=int,
+        default=10_000,
+        help="characters of the long text spoken in parts (0 leaves it out)",
+    )
     bench.add_argument("--json", type=Path, help="also write the figures as JSON")
 
     parity = sub.add_parser("parity", help="run the engine on a parity fixture folder")
@@ -174,6 +180,7 @@ def _in_force(name: str, given: Any) -> Any:
 def _options(args: argparse.Namespace):
     """EngineOptions from the command line: an explicit --quantization wins over the
     quantisation variables, which win over the setting. ConfigError for a bad variable."""
+    from cosydesk.config import quant_cache_dir
     from cosydesk.engine.types import EngineOptions
 
     return EngineOptions(
@@ -181,6 +188,7 @@ def _options(args: argparse.Namespace):
         quantization=_in_force("quantization", args.quantization),
         flow_precision=args.precision,
         text_normalization=args.text_normalization,
+        quant_cache_dir=str(quant_cache_dir()),
     )
 
 

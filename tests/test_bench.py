@@ -24,6 +24,10 @@ COLUMNS = [
     "first chunk s",
     "decode",
     "after unload MiB",
+    "load s (cache)",
+    "long RTF",
+    "long first sound s",
+    "process GiB",
 ]
 
 
@@ -36,6 +40,7 @@ def test_bench_prints_a_row_per_mode_and_writes_the_figures(
 ) -> None:
     out = tmp_path / "bench.json"
     args = ["bench", "--dims", "tiny", "--device", "cpu", "--tokens", "30", "--repeat", "1"]
+    args += ["--long-chars", "200"]
     assert cli.main([*args, "--modes", "none,4bit", "--json", str(out)]) == 0
     printed = capsys.readouterr().out.splitlines()
 
@@ -47,11 +52,23 @@ def test_bench_prints_a_row_per_mode_and_writes_the_figures(
         assert len(row) == len(COLUMNS)
         assert float(row[COLUMNS.index("LLM tok/s")]) > 0
         assert float(row[COLUMNS.index("RTF")]) > 0
+        assert float(row[COLUMNS.index("long RTF")]) > 0
+        assert float(row[COLUMNS.index("long first sound s")]) > 0
+        assert float(row[COLUMNS.index("load s (cache)")]) > 0
         assert row[COLUMNS.index("peak GiB")] == "-"  # no GPU: not measured, not made up
+        assert row[COLUMNS.index("process GiB")] == "-"
 
     targets = [line for line in printed if line.startswith("target ")]
     assert len(targets) == len(bench.TARGETS) + 1  # and 4-bit decode against full precision
-    assert any("LLM decode: 4bit >= 500 tok/s | upstream fp32 33" in t for t in targets)
+    assert any("LLM decode: 4bit >= 1000 tok/s | upstream fp32 33" in t for t in targets)
+    assert any(
+        t.startswith("target load with the quantisation cache: 4bit <= 3.00 s") for t in targets
+    )
+    long_lines = [line for line in printed if line.startswith("long text (")]
+    assert [line.split(")")[0] for line in long_lines] == ["long text (none", "long text (4bit"]
+    # The second load of each mode took the quantised layers from the cache.
+    load_lines = [line for line in printed if line.startswith("load steps with the cache")]
+    assert len(load_lines) == 2 and all("Preparing the language model" in x for x in load_lines)
     assert any(t.endswith("not measured") for t in targets if "GPU memory" in t)
 
     report = json.loads(out.read_text())
@@ -63,6 +80,8 @@ def test_bench_prints_a_row_per_mode_and_writes_the_figures(
         assert figures["audio_s"] == pytest.approx(30 * 960 / 24000)  # the forced length
         for key in ("load_s", "llm_tok_s", "flow_s", "vocoder_s", "rtf", "first_chunk_s"):
             assert figures[key] > 0, key
+        assert figures["long_parts"] >= 1 and figures["long_audio_s"] > 0
+        assert figures["load_cached_s"] > 0 and figures["process_gib"] is None
         assert figures["peak_gib"] is None and figures["llm_gpu_mib"] is None
         parts = figures["components_mib"]
         assert all(parts[name] > 0 for name in ("llm", "flow", "vocoder"))
@@ -90,14 +109,16 @@ def test_target_lines_say_which_goals_the_4bit_run_meets() -> None:
     figs = [
         _figures("none", "none", llm_tok_s=40.0, rtf=0.5, peak_gib=3.0),
         _figures("4bit", "4bit", llm_tok_s=600.0, rtf=0.1, peak_gib=0.9, llm_gpu_mib=150.0),
+        _figures("8bit", "8bit", rtf=0.12),
     ]
     lines = {line.split(":")[0]: line for line in bench.target_lines(figs)}
-    assert lines["target LLM decode"].endswith("| met")
+    assert lines["target LLM decode"].endswith("missed (0.60x the target)")
     assert lines["target peak GPU memory"].endswith("| met")
     assert lines["target LLM on the GPU"].endswith("| met")
-    assert lines["target real-time factor"].endswith("missed (1.25x the target)")
+    assert lines["target real-time factor"].endswith("missed (2.86x the target)")
     assert lines["target first chunk, streaming"].endswith("not measured")
     assert "measured none 40, 4bit 600" in lines["target LLM decode"]
+    assert lines["target 8-bit real-time factor, default threshold"].endswith("| met")
 
 
 def test_a_fallen_back_mode_shows_in_the_table_and_meets_no_4bit_target() -> None:

@@ -491,3 +491,29 @@ def test_version_2_default_4bit_becomes_auto(path: Path, stored: str, expected: 
     )
     assert json.loads(path.with_name("settings.json.v2.bak").read_text())["quantization"] == stored
     assert json.loads(path.read_text())["quantization"] == expected
+
+
+@pytest.mark.parametrize(("stored", "expected"), [(6.0, 0.0), (4.5, 4.5), (0.0, 0.0)])
+def test_version_3_default_int8_threshold_becomes_0(
+    path: Path, stored: float, expected: float
+) -> None:
+    """6.0 was the outlier threshold's default, stored in every file, and made 8-bit speech
+    slower than real time: it becomes the new default 0; a threshold someone chose stays. The
+    old file is backed up first."""
+    path.write_text(json.dumps({"version": 3, "int8_threshold": stored, "quantization": "8bit"}))
+    settings = _load(path)
+    assert (settings.get("int8_threshold"), settings.get("quantization"), settings.warnings) == (
+        expected,
+        "8bit",
+        [],
+    )
+    backup = json.loads(path.with_name("settings.json.v3.bak").read_text())
+    assert backup["int8_threshold"] == stored
+    assert json.loads(path.read_text())["int8_threshold"] == expected
+
+
+def test_8bit_is_fast_by_default() -> None:
+    """A new user who picks 8-bit gets the outlier threshold that lets the decode step replay
+    from a CUDA graph (0): with 6.0 it spoke slower than real time on an H100."""
+    assert config.option("int8_threshold").default == 0.0
+    assert config.Settings(Path("unused.json"), environ={}).get("int8_threshold") == 0.0

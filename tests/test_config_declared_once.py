@@ -153,6 +153,6 @@ def test_the_engine_options_default_to_the_declared_defaults(redeclare) -> None:
     from cosydesk.engine.types import EngineOptions
 
     redeclare("flow_precision", default="bf16")
-    redeclare("int8_threshold", default=0.0)
+    redeclare("int8_threshold", default=4.5)  # not the declared default, 0
     options = EngineOptions()
-    assert (options.flow_precision, options.int8_threshold) == ("bf16", 0.0)
+    assert (options.flow_precision, options.int8_threshold) == ("bf16", 4.5)

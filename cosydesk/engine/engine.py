@@ -163,7 +163,15 @@ class Engine:
 
         _freeze_import_heap()
 
+        # Seconds each step took, by its message: where a load's time goes (the bench shows it).
+        self.load_times: dict[str, float] = {}
+        last: list[Any] = [None, time.perf_counter()]
+
         def step(fraction: float, message: str) -> None:
+            now = time.perf_counter()
+            if last[0] is not None:
+                self.load_times[last[0]] = now - last[1]
+            last[:] = [message, now]
             _check(cancel)
             log.info("load: %s", message)
             if progress is not None:
@@ -208,7 +216,7 @@ class Engine:
         llm.eval()
         llm.fuse_projections()
         step(0.45, f"Preparing the language model ({options.quantization})")
-        self.quant = quant.quantize_llm(llm, options, device)
+        self.quant = quant.quantize_llm(llm, options, device, source=folder.llm_pt)
         self.llm = llm
 
         step(0.6, "Loading the flow model (flow.pt)")
@@ -252,6 +260,9 @@ class Engine:
             )
         if device.type == "cuda" and options.use_cuda_graph:
             self.flow.enable_cuda_graphs()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        self.load_times[last[0]] = time.perf_counter() - last[1]
         self.load_seconds = time.perf_counter() - started
         self._status = EngineStatus(status=ModelStatus.OK, model_dir=str(root))
         if progress is not None:
@@ -458,7 +469,19 @@ class Engine:
         return memory.card_status(dataclasses.replace(self._model_status[1]))
 
     def unload(self) -> None:
-        """Free the models; GPU memory returns to what it was before loading."""
+        """Free the models; GPU memory returns to what it was before loading.
+
+        Nothing here waits for the garbage collector: the models hold no reference cycles (the
+        decode graph refers to its LLM weakly), and the graphs, caches and pools that hold
+        most of the card are dropped explicitly first, in case a caller still holds a module.
+        """
+        llm, flow = getattr(self, "llm", None), getattr(self, "flow", None)
+        if llm is not None:
+            llm.release_cuda_state()
+        if flow is not None and flow.graphed is not None:
+            flow.graphed.release()
+            flow.graphed = None
+        del llm, flow
         for name in ("llm", "flow", "hift", "renderer", "_frontend", "tokenizer"):
             setattr(self, name, None)
         self._status = EngineStatus(status=ModelStatus.UNLOADED)
@@ -467,10 +490,6 @@ class Engine:
             import torch
 
             if torch.cuda.is_available():
-                # The CUDA graph runners hold reference cycles: without a collection their
-                # memory stayed allocated. On the CPU nothing is left in a cycle (checked with
-                # gc.DEBUG_SAVEALL), and a collection would only hold the GIL for ~60 ms.
-                gc.collect()
                 torch.cuda.synchronize()
                 # cuBLAS keeps a workspace per stream for the life of the process; the capture
                 # streams of this model are gone, so their workspaces go too.

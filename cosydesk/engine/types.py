@@ -56,6 +56,9 @@ class EngineOptions:
     # prompt is built) or "gpu" (for comparison; costs ~260 MiB in bf16).
     text_table: str = "cpu"
     use_cuda_graph: bool = True
+    # Folder where what quantisation produced is kept for the next load (see
+    # cosydesk.engine.quantcache); empty keeps nothing.
+    quant_cache_dir: str = ""
     # How numbers, dates and amounts become words: "wetext" (upstream's grammars, when the
     # package is installed) or "basic" (digits spelled out; what the parity fixtures used).
     text_normalization: str = _declared("text_normalization")

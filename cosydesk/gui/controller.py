@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
+from cosydesk.config import quant_cache_dir
 from cosydesk.engine.errors import ConfigError, EngineError
 from cosydesk.engine.types import SAMPLE_RATE, EngineOptions
 from cosydesk.gui.app_state import AppState
@@ -161,6 +162,8 @@ class Controller(QObject):
             int8_threshold=float(self._setting("int8_threshold")),
             # Spoken requests pass the current setting, so changing it needs no reload.
             text_normalization=str(self._setting("text_normalization")),
+            # The quantised LLM is kept here, so the next start or mode switch skips the work.
+            quant_cache_dir=str(quant_cache_dir()),
         )
 
     def load(self) -> int | None:

@@ -198,7 +198,10 @@ class SettingsDialog(QDialog):
             form,
             "int8_threshold",
             "8-bit &outlier threshold:",
-            self._number_field("int8_threshold", step=0.5, decimals=1),
+            # 0 is the fast setting; say so where the value shows, the trade is in the tooltip.
+            self._number_field(
+                "int8_threshold", step=0.5, decimals=1, special_value_text="0 (off: fastest)"
+            ),
         )
         self._add(form, "device", "&Device:", self._combo_field("device"))
         self._add(

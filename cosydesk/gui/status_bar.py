@@ -51,7 +51,12 @@ def quantization_text(status: EngineStatus) -> tuple[str, str]:
 
 
 def memory_text(status: EngineStatus) -> tuple[str, str]:
-    """(label, tooltip) for GPU memory: the model's share and the whole card's use."""
+    """(label, tooltip) for GPU memory: what the card has in use, then the model's share.
+
+    The first figure is the driver's (total minus free, as `torch.cuda.mem_get_info` reads it):
+    it holds the CUDA context, the memory the allocator keeps for reuse and the graphs'
+    workspaces, which the model's weights alone (the figure in brackets) leave out.
+    """
     card = ""
     if status.card_total:
         card = f"card {_size(status.card_used or 0)} / {_size(status.card_total)}"
@@ -65,15 +70,25 @@ def memory_text(status: EngineStatus) -> tuple[str, str]:
         return "GPU: model not loaded", ""
     on_gpu = sum(c.bytes for c in status.components if c.device.startswith("cuda"))
     model = on_gpu or status.cuda_allocated or 0
-    tip = "\n".join(
-        f"{c.name}: {_size(c.bytes)} on {c.device} ({c.precision})" for c in status.components
-    )
+    lines = [f"{c.name}: {_size(c.bytes)} on {c.device} ({c.precision})" for c in status.components]
     if status.cuda_reserved is not None:
-        tip += f"\nreserved by this process: {_size(status.cuda_reserved)}"
+        lines.append(f"kept by this process's allocator: {_size(status.cuda_reserved)}")
+    if status.card_total:
+        lines.insert(
+            0,
+            f"In use on the card: {_size(status.card_used or 0)} of {_size(status.card_total)}, "
+            "as the driver counts it (this app's CUDA context, its allocator's reserve and "
+            f"graph workspaces included, and other programs' use). The model: {_size(model)}.",
+        )
+        text = (
+            f"GPU: {_size(status.card_used or 0)} / {_size(status.card_total)} in use "
+            f"(model {_size(model)})"
+        )
+    else:
+        text = f"GPU: model {_size(model)}"
     if status.card_name:
-        tip = f"{status.card_name}\n{tip}"
-    text = f"GPU: model {_size(model)}" + (f", {card}" if card else "")
-    return text, tip
+        lines.insert(0, status.card_name)
+    return text, "\n".join(lines)
 
 
 def _separator() -> QFrame:

@@ -304,3 +304,33 @@ def test_unload_frees_the_models_and_can_be_repeated(tiny_model: Path, voice: Vo
         list(engine.synthesize("Hello.", voice))
     with pytest.raises(EngineError, match="not loaded"):
         engine.warm_up(voice)
+
+
+def test_unload_frees_the_models_without_a_garbage_collection(
+    tiny_model: Path, voice: Voice
+) -> None:
+    """On a GPU the decode step and the flow solver replay captured graphs; their runners must
+    not tie the models into reference cycles, or the card stays full after unload until Python's
+    collector happens to run. Here the runners are set up as the GPU path sets them up (they
+    stay eager on the CPU), and the collector is off while the engine is let go of."""
+    import gc
+    import weakref
+
+    from cosydesk.engine.model.decode_graph import GraphedStep
+    from cosydesk.engine.model.sampling import ForcedLengthSampler
+
+    engine = Engine.load(tiny_model, EngineOptions(device="cpu", quantization="none"))
+    engine.llm._graphed = GraphedStep(engine.llm)  # what the first GPU decode step does
+    engine.flow.enable_cuda_graphs()  # what loading on a GPU does
+    size = engine.llm.speech_token_size
+    engine.renderer.sampler_factory = lambda: ForcedLengthSampler(30, size)
+    assert np.concatenate(list(engine.synthesize("Hello there.", voice, stream=True))).size
+    models = [weakref.ref(m) for m in (engine.llm, engine.flow, engine.hift)]
+    gc.collect()
+    gc.disable()
+    try:
+        engine.unload()
+        alive = [ref() is not None for ref in models]
+    finally:
+        gc.enable()
+    assert alive == [False, False, False]

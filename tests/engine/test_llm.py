@@ -199,6 +199,35 @@ def test_a_short_request_after_a_long_one_is_unaffected(
     assert short == golden["greedyB_ids"].tolist()
 
 
+def test_the_prompt_state_is_computed_once_and_serves_later_texts(
+    parity_dir: Path, golden: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long text is spoken in parts that share the voice's prompt: its keys and values are
+    computed for the first part only, and every part still decodes upstream's tokens."""
+    model = CosyVoice3LM.from_config(
+        _node(parity_dir), _qwen_config(parity_dir), init_weights=False
+    )
+    model.load_state_dict(_state_dict(parity_dir), strict=True)
+    model.reuse_prompt_state = True  # on by default on a GPU only
+    prompt = (_ids(golden, "prompt_text"), _ids(golden, "prompt_speech_token"))
+    shared = 1 + prompt[0].shape[1]  # sos and the prompt text
+    lengths: list[int] = []
+    trunk = model._trunk
+
+    def counting(x, positions, kv_len):
+        lengths.append(x.shape[1])
+        return trunk(x, positions, kv_len)
+
+    monkeypatch.setattr(model, "_trunk", counting)
+    for case in ("C", "A", "B"):
+        text = _ids(golden, f"greedy{case}_text")
+        lengths.clear()
+        tokens = list(model.generate(text, *prompt, sampler=GreedySampler()))
+        assert tokens == golden[f"greedy{case}_ids"].tolist()
+        full = _prefix(model, golden).shape[1] - _ids(golden, "text").shape[1] + text.shape[1]
+        assert lengths[0] == (full if case == "C" else full - shared)
+
+
 def test_length_limits_truncate_like_upstream() -> None:
     assert decode_length_limits(9, 2, 20) == (18, 180)
     # 10 * 2.3 is 22.999... in float64 but rounds to 23 in upstream's float32 arithmetic.

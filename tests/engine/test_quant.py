@@ -89,14 +89,16 @@ def test_4bit_turns_every_decoder_linear_into_nf4_with_double_quantisation(engin
     assert engine.status().precisions["llm_compute"] == "bf16"
 
 
-def test_8bit_turns_every_decoder_linear_into_llm_int8_with_threshold_6(engines) -> None:
+def test_8bit_turns_every_decoder_linear_into_llm_int8_with_the_default_threshold(
+    engines,
+) -> None:
     engine = engines("8bit")
     linears = _decoder_linears(engine)
     assert [n for n, _ in linears] == [n for n, _ in _decoder_linears(engines("none"))]
     for name, layer in linears:
         assert type(layer) is bnb.nn.Linear8bitLt, name
         assert layer.weight.dtype == torch.int8, name
-        assert layer.state.threshold == 6.0, name
+        assert layer.state.threshold == 0.0, name  # the fast default (6.0 before)
     assert engine.status().precisions["llm"] == "int8"
 
 

@@ -310,6 +310,27 @@ def test_long_narration_is_chunked_lazily_with_progress(
     assert max(len(tokenizer.encode(c.text)) for c in rest) <= MAX_CHUNK_TOKENS
 
 
+def test_a_long_paragraph_starts_after_a_few_sentences_are_normalised(
+    tokenizer: CosyTokenizer,
+) -> None:
+    """A 10,000-character paragraph: its first part is ready once a few sentences went through
+    the rules, as for a one-sentence text, not once a whole 2,000-character block did."""
+    text = _english_prose(130, seed=3)
+    assert len(text) > 5 * textnorm.BLOCK_CHARS and "\n" not in text
+    seen: list[str] = []
+
+    def rewrite(passage: str, lang: str) -> str:
+        seen.append(passage)
+        return passage
+
+    chunks = iter_chunks(text, tokenizer, rewrite=rewrite)
+    first = next(chunks)
+    assert first.text and sum(len(p) for p in seen) <= textnorm.FIRST_BLOCK_CHARS
+    rest = list(chunks)
+    assert sum(len(p) for p in seen) >= len(text) - 100  # all of it, in the end
+    assert rest[-1].done == len(text)
+
+
 def test_huge_paragraph_is_cut_at_sentence_ends(tokenizer: CosyTokenizer) -> None:
     text = _english_prose(600, seed=5)  # one paragraph, far more than a block
     assert len(text) > 5 * textnorm.BLOCK_CHARS

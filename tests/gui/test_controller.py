@@ -172,13 +172,12 @@ def _int8_thresholds(engine) -> set[float]:
 
 
 def test_an_8bit_reload_uses_the_int8_threshold_setting(qtbot: QtBot, ready) -> None:
-    assert ready.engine_options().int8_threshold == 6.0
+    assert ready.engine_options().int8_threshold == 0.0  # the default: 8-bit from a graph
     with qtbot.waitSignal(
         ready.engine_status,
         timeout=120000,
         check_params_cb=lambda st: st.status == "ok" and st.quantization_requested == "8bit",
     ):
-        ready.settings.set("int8_threshold", 0.0)  # 0 lets the 8-bit decode run from a graph
         ready.settings.set("quantization", "8bit")
     assert on_runner(ready.runner, _int8_thresholds) == {0.0}
     # A new threshold alone reloads the 8-bit model with it.

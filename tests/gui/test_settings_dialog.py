@@ -205,3 +205,14 @@ def test_without_a_sound_system_the_output_note_says_why(
     dialog.tabs.setCurrentIndex(1)  # the Speech page
     note = dialog.fields["output_device"].note
     assert note is not None and note.isVisible() and "PortAudio is missing" in note.text()
+
+
+def test_the_8bit_threshold_says_what_it_trades(qtbot: QtBot, settings) -> None:
+    """By default 8-bit runs without the outlier split, the fast way, and the field says so;
+    its tooltip names what a threshold buys and what it costs."""
+    dialog = _dialog(qtbot, settings)
+    box = dialog.fields["int8_threshold"].widget
+    assert dialog.fields["int8_threshold"].get() == 0.0
+    assert box.text() == "0 (off: fastest)"
+    tip = box.toolTip()
+    assert "faster than real time" in tip and "slower than real time" in tip and "6.0" in tip

@@ -33,10 +33,17 @@ def _gpu_status(**kwargs) -> EngineStatus:
     return EngineStatus(**fields)
 
 
-def test_gpu_memory_counts_only_what_the_model_holds_on_the_card() -> None:
+def test_gpu_memory_shows_what_the_card_has_in_use_then_the_model() -> None:
+    """The first figure is the driver's (CUDA context and allocator reserve included), which is
+    what a small card runs out of; the model's weights follow in brackets."""
     text, tip = memory_text(_gpu_status())
-    assert text == "GPU: model 1.5 GiB, card 2.5 GiB / 8.0 GiB"
+    assert text == "GPU: 2.5 GiB / 8.0 GiB in use (model 1.5 GiB)"
     assert "NVIDIA GeForce RTX 3070" in tip and "llm: 180 MiB on cuda (nf4)" in tip
+    assert "CUDA context" in tip and "kept by this process's allocator: 1.8 GiB" in tip
+
+
+def test_without_the_card_figures_the_model_share_is_shown() -> None:
+    assert memory_text(_gpu_status(card_used=None, card_total=None))[0] == "GPU: model 1.5 GiB"
 
 
 def test_a_machine_without_cuda_says_so() -> None:
@@ -83,5 +90,5 @@ def test_the_widget_shows_loading_progress_only_while_loading(qtbot: QtBot) -> N
     bar.set_state("ready", "Ready")
     bar.set_engine_status(_gpu_status())
     assert not bar.progress.isVisible()
-    assert bar.memory_label.text().startswith("GPU: model 1.5 GiB")
+    assert bar.memory_label.text() == "GPU: 2.5 GiB / 8.0 GiB in use (model 1.5 GiB)"
     assert bar.quant_label.text() == "Quantisation: 4-bit NF4"

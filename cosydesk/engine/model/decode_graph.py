@@ -11,6 +11,7 @@ the host) the eager step is used and `reason` says why.
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 import torch
@@ -23,7 +24,10 @@ class GraphedStep:
     """Replays `llm.step(token, position)` from a CUDA graph; `None` result means use eager."""
 
     def __init__(self, llm: Any) -> None:
-        self.llm = llm
+        # A weak reference: the LLM holds this runner, and a strong one back would make the
+        # pair a reference cycle that only the garbage collector frees. The runner's graph pool
+        # then stayed on the card after the engine let go of the model (12 MB on an H100).
+        self._llm = weakref.ref(llm)
         self.graph: torch.cuda.CUDAGraph | None = None
         self.cache_id: int | None = None
         self.token: Tensor | None = None
@@ -34,6 +38,18 @@ class GraphedStep:
         # One side stream for every capture: each new stream gets its own cuBLAS workspace,
         # which torch keeps until the process ends (or the engine clears them at unload).
         self.stream = torch.cuda.Stream(llm.device) if not self.reason else None
+
+    @property
+    def llm(self) -> Any:
+        llm = self._llm()
+        if llm is None:
+            raise RuntimeError("the LLM of this decode graph is gone")
+        return llm
+
+    def release(self) -> None:
+        """Drop the captured graph and its static tensors (their memory returns at once)."""
+        self.graph = self.token = self.position = self.out = None
+        self.cache_id = None
 
     @property
     def usable(self) -> bool:

@@ -1,9 +1,12 @@
 """The flow's whole ODE solve (10 guided DiT evaluations) captured in one CUDA graph per shape.
 
 Streaming renders a voice's chunks at frame counts that repeat (prompt and hops are multiples of
-25 tokens), so a handful of graphs serve every chunk of every request with that voice. A graph
-is recorded the first time a shape is seen (warm-up at load records the common ones) and kept in
-a small least-recently-used table. Shapes never seen before, and the CPU, use the eager solver.
+25 tokens), so a handful of graphs serve every chunk of every request with that voice. A streaming
+shape is recorded the first time it is seen (warm-up at load records the common ones) and kept in
+a small least-recently-used table. The last chunk of each part, and whole renders, have lengths
+that follow the text: recording one costs two or three eager solves, and most are never seen
+again, so such a shape is recorded only when it comes a second time and solved eagerly before.
+The CPU uses the eager solver.
 """
 
 from __future__ import annotations
@@ -35,6 +38,15 @@ class GraphedSolver:
         self.pool: Any = None
         self.reason = ""
         self.stream: torch.cuda.Stream | None = None  # one for all captures (see decode_graph)
+        # Shapes of final (non-streaming) solves seen once and not recorded; bounded.
+        self.seen_once: OrderedDict[tuple, None] = OrderedDict()
+        self.captures = 0  # graphs recorded so far
+
+    def release(self) -> None:
+        """Drop every captured graph and their shared memory pool."""
+        self.graphs.clear()
+        self.seen_once.clear()
+        self.pool = None
 
     def _capture(self, key: tuple, args: tuple[Tensor, ...], steps: int, streaming: bool):
         inputs = tuple(a.clone() for a in args)
@@ -54,6 +66,7 @@ class GraphedSolver:
         with torch.cuda.graph(graph, pool=self.pool, stream=side):
             out = self.cfm(*inputs, steps=steps, streaming=streaming)
         captured = _Captured(graph, inputs, out)
+        self.captures += 1
         self.graphs[key] = captured
         while len(self.graphs) > self.max_graphs:
             self.graphs.popitem(last=False)
@@ -69,6 +82,11 @@ class GraphedSolver:
         args = (noise.contiguous(), mu.contiguous(), spks.contiguous(), cond.contiguous())
         key = (tuple(noise.shape), mu.dtype, steps, streaming)
         captured = self.graphs.get(key)
+        if captured is None and not streaming and key not in self.seen_once:
+            self.seen_once[key] = None
+            while len(self.seen_once) > 64:
+                self.seen_once.popitem(last=False)
+            return None
         try:
             if captured is None:
                 captured = self._capture(key, args, steps, streaming)

@@ -94,6 +94,13 @@ class CosyVoice3LM(nn.Module):
         self.use_cuda_graph = True
         self.graph_off_reason = ""
         self._graphed: Any = None
+        # The prompt's keys and values (sos and the prompt text, the part of the prefix that is
+        # the same for every part of a text and every text of a voice) stay in the cache's first
+        # slots between requests: later requests with the same prompt text prefill only what
+        # follows. None reuses them on a GPU only, so the CPU path computes exactly as before.
+        self.reuse_prompt_state: bool | None = None
+        self._cache_generation = 0  # counts cache allocations
+        self._prompt_state: tuple[int, tuple[int, ...]] | None = None
 
     @classmethod
     def from_config(
@@ -207,6 +214,7 @@ class CosyVoice3LM(nn.Module):
         with torch.inference_mode():
             angles = torch.outer(torch.arange(size).float(), self._inv_freq)
             angles = torch.cat([angles, angles], dim=-1).to(device)
+            self._cache_generation += 1
             self._cache = KVCache(
                 keys=[torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)],
                 values=[torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)],
@@ -216,9 +224,12 @@ class CosyVoice3LM(nn.Module):
             )
 
     @torch.inference_mode()
-    def prefill(self, prefix: Tensor) -> Tensor:
-        """Run the prefix from position 0 (forgetting earlier requests); [1, V] log-probs."""
-        return self._head(self._prefill_hidden(prefix))
+    def prefill(self, prefix: Tensor, start: int = 0) -> Tensor:
+        """Run the prefix from position `start` (forgetting later requests); [1, V] log-probs.
+
+        Positions before `start` must already hold this prefix's keys and values in the cache.
+        """
+        return self._head(self._prefill_hidden(prefix, start))
 
     @torch.inference_mode()
     def step(self, token: Tensor, position: Tensor) -> Tensor:
@@ -229,11 +240,13 @@ class CosyVoice3LM(nn.Module):
         """
         return self._head(self._step_hidden(token, position))
 
-    def _prefill_hidden(self, prefix: Tensor) -> Tensor:
+    def _prefill_hidden(self, prefix: Tensor, start: int = 0) -> Tensor:
         length = prefix.shape[1]
         self.reserve(length)
-        positions = torch.arange(length, device=self.device)
-        hidden = self._trunk(prefix.to(self.compute_dtype), positions, kv_len=length)
+        if start == 0:
+            self._prompt_state = None  # slot 0 onwards is overwritten
+        positions = torch.arange(start, length, device=self.device)
+        hidden = self._trunk(prefix[:, start:].to(self.compute_dtype), positions, kv_len=length)
         return hidden[:, -1]
 
     def _step_hidden(self, token: Tensor, position: Tensor) -> Tensor:
@@ -361,8 +374,9 @@ class CosyVoice3LM(nn.Module):
             text_ids.shape[1], min_token_text_ratio, max_token_text_ratio
         )
         prefix = self.build_prefix(text_ids, prompt_text_ids, prompt_speech_token)
+        prompt = tuple(int(i) for i in prompt_text_ids[0].tolist())
         # Checks above run at call time; decoding runs as the caller iterates.
-        return self._decode(prefix, sampler, min_len, max_len, cancel)
+        return self._decode(prefix, sampler, min_len, max_len, cancel, prompt)
 
     def _decode(
         self,
@@ -371,8 +385,15 @@ class CosyVoice3LM(nn.Module):
         min_len: int,
         max_len: int,
         cancel: threading.Event | None,
+        prompt: tuple[int, ...] = (),
     ) -> Iterator[int]:
         self.reserve(prefix.shape[1] + max_len)
+        reuse = self.reuse_prompt_state
+        if reuse is None:
+            reuse = self.device.type == "cuda"
+        state = (self._cache_generation, prompt)
+        # sos and the prompt text come first in the prefix: 1 + len(prompt) positions.
+        start = 1 + len(prompt) if reuse and prompt and self._prompt_state == state else 0
         barred = torch.zeros(self.vocab_size, dtype=torch.bool, device=self.device)
         barred[self.sos] = True
         position = prefix.shape[1]
@@ -383,7 +404,9 @@ class CosyVoice3LM(nn.Module):
                 raise Cancelled("Speech generation was cancelled.")
             logp: Tensor | None
             if not decoded:
-                logp = self.prefill(prefix)
+                logp = self.prefill(prefix, start)
+                if reuse and prompt:
+                    self._prompt_state = state
             else:
                 logp = graphed(decoded[-1], position) if graphed is not None else None
                 if logp is None:
@@ -398,6 +421,14 @@ class CosyVoice3LM(nn.Module):
                 return
             yield chosen
             decoded.append(chosen)
+
+    def release_cuda_state(self) -> None:
+        """Drop the KV cache and the captured decode graph; the next request rebuilds them."""
+        if self._graphed is not None:
+            self._graphed.release()
+        self._graphed = None
+        self._cache = None
+        self._prompt_state = None
 
     def _graph_runner(self) -> Any:
         """The CUDA-graph step runner, made on first use; None on the CPU or when turned off."""

@@ -1,6 +1,6 @@
 """bitsandbytes quantisation of the LLM's Qwen2 backbone, with visible fallbacks.
 
-Modes: "none" (full precision), "8bit" (LLM.int8, outlier threshold 6.0 by default) and "4bit"
+Modes: "none" (full precision), "8bit" (LLM.int8, outlier threshold 0 by default) and "4bit"
 (NF4 with double quantisation, bf16 compute; fp16 compute where the card lacks bf16). Only the
 Linear layers of the transformer blocks are replaced: the speech-token embedding and the speech
 decoder head are never quantised (fp32; bf16 beside a bf16-compute 4-bit trunk). The 151,936-row
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -40,6 +41,8 @@ class QuantResult:
     compute_dtype: str = ""
     layers: int = 0
     notes: list[str] = field(default_factory=list)
+    # "reused" when the quantised layers came from the cache, "stored" when they were put there.
+    cache: str = ""
 
 
 def _bf16_ok(device: torch.device) -> bool:
@@ -87,17 +90,27 @@ def _backbone_layers(llm: torch.nn.Module) -> torch.nn.Module:
 _Swap = tuple[torch.nn.Module, str, torch.nn.Linear]
 
 
-def _swap_linears(root: torch.nn.Module, make, done: list[_Swap]) -> None:
-    """Replace every Linear below `root` by `make(linear)`, recording each swap in `done`.
+def _swap_linears(root: torch.nn.Module, make, done: list[_Swap], prefix: str = "") -> None:
+    """Replace every Linear below `root` by `make(qualified name, linear)`, recording each swap
+    in `done`.
 
     The originals stay untouched (on the CPU), so a failure half-way can be undone.
     """
     for name, child in list(root.named_children()):
         if type(child) is torch.nn.Linear:
-            setattr(root, name, make(child))
+            setattr(root, name, make(prefix + name, child))
             done.append((root, name, child))
         else:
-            _swap_linears(child, make, done)
+            _swap_linears(child, make, done, f"{prefix}{name}.")
+
+
+def _linear_layout(root: torch.nn.Module) -> dict[str, list[int]]:
+    """Qualified name -> weight shape of every Linear that `_swap_linears` would replace."""
+    return {
+        name: list(module.weight.shape)
+        for name, module in root.named_modules()
+        if type(module) is torch.nn.Linear
+    }
 
 
 def _undo(done: list[_Swap]) -> None:
@@ -116,7 +129,7 @@ def _probe(layer: torch.nn.Module, device: torch.device) -> None:
 
 
 def _to_4bit(bnb: Any, compute_dtype: torch.dtype, device: torch.device):
-    def make(lin: torch.nn.Linear) -> torch.nn.Module:
+    def make(_name: str, lin: torch.nn.Linear) -> torch.nn.Module:
         q = bnb.nn.Linear4bit(
             lin.in_features,
             lin.out_features,
@@ -137,7 +150,7 @@ def _to_4bit(bnb: Any, compute_dtype: torch.dtype, device: torch.device):
 
 
 def _to_8bit(bnb: Any, threshold: float, device: torch.device):
-    def make(lin: torch.nn.Linear) -> torch.nn.Module:
+    def make(_name: str, lin: torch.nn.Linear) -> torch.nn.Module:
         q = bnb.nn.Linear8bitLt(
             lin.in_features,
             lin.out_features,
@@ -208,14 +221,21 @@ def choose_mode(requested: str, device: torch.device) -> tuple[str, list[str]]:
     return mode, notes
 
 
-def quantize_llm(llm: torch.nn.Module, options: EngineOptions, device: torch.device) -> QuantResult:
+def quantize_llm(
+    llm: torch.nn.Module,
+    options: EngineOptions,
+    device: torch.device,
+    source: Path | None = None,
+) -> QuantResult:
     """Move the LLM to `device`, quantising its Qwen2 backbone as `options.quantization` asks.
 
-    Falls back, never silently: each step down is recorded in the result's notes (and logged),
-    including a bitsandbytes that imports but cannot quantise or run on this device (the model
-    then loads unquantised). The text-embedding table (and the unused LM head tied to it) stays
-    on the CPU and never visits the GPU, not even for a moment. Raises ConfigError for an
-    unknown mode.
+    `source` is the llm.pt the weights came from: with it and `options.quant_cache_dir`, the
+    quantised layers are taken from the cache when an entry fits, and kept there otherwise
+    (see cosydesk.engine.quantcache). Falls back, never silently: each step down is recorded
+    in the result's notes (and logged), including a bitsandbytes that imports but cannot
+    quantise or run on this device (the model then loads unquantised). The text-embedding table
+    (and the unused LM head tied to it) stays on the CPU and never visits the GPU, not even for
+    a moment. Raises ConfigError for an unknown mode.
     """
     requested = options.quantization
     mode, notes = choose_mode(requested, device)
@@ -227,7 +247,7 @@ def quantize_llm(llm: torch.nn.Module, options: EngineOptions, device: torch.dev
     result = QuantResult(requested=requested, mode=mode, notes=notes)
     try:
         if mode != "none":
-            _quantize_backbone(llm, mode, options, device, result)
+            _quantize_backbone(llm, mode, options, device, result, source)
         if result.mode == "none":
             result.compute_dtype = "fp32"
         llm.to(device)
@@ -240,14 +260,38 @@ def quantize_llm(llm: torch.nn.Module, options: EngineOptions, device: torch.dev
     return result
 
 
+def _open_cache(
+    options: EngineOptions,
+    source: Path | None,
+    params: dict[str, Any],
+    layers: torch.nn.Module,
+) -> tuple[Any, dict[str, Any] | None, dict[str, torch.Tensor] | None]:
+    """(cache, key, stored tensors or None); (None, None, None) when there is no cache to use."""
+    if not options.quant_cache_dir or source is None:
+        return None, None, None
+    from cosydesk.engine.quantcache import QuantCache
+
+    cache = QuantCache(options.quant_cache_dir)
+    try:
+        key = cache.key(source, params, _linear_layout(layers))
+    except (OSError, ImportError, AttributeError) as exc:
+        log.warning("the quantisation cache is not used: %s", exc)
+        return None, None, None
+    return cache, key, cache.read(key, str(Path(source).resolve()))
+
+
 def _quantize_backbone(
     llm: torch.nn.Module,
     mode: str,
     options: EngineOptions,
     device: torch.device,
     result: QuantResult,
+    source: Path | None = None,
 ) -> None:
-    """Swap the backbone's Linear layers; on any failure undo the swaps and note why."""
+    """Swap the backbone's Linear layers, from the cache where an entry fits; on any failure
+    undo the swaps and note why."""
+    from cosydesk.engine import quantcache
+
     if mode not in ("4bit", "8bit"):  # a mode the setting declares but nothing here builds
         raise ConfigError(
             f"This version of cosydesk cannot quantise to '{mode}': choose another mode in "
@@ -255,17 +299,54 @@ def _quantize_backbone(
         )
     bnb, _ = _import_bnb()
     compute = torch.bfloat16 if _bf16_ok(device) else torch.float16
+    layers = _backbone_layers(llm)
+    # The 8-bit codes and scales do not depend on the outlier threshold (it only steers the
+    # matmul), so one entry serves every threshold.
+    params: dict[str, Any] = {"mode": mode, "compute": _DTYPE_NAMES[compute], "device": device.type}
+    if mode == "4bit":
+        params.update(quant_type="nf4", double_quant=True)
+    cache, key, stored = _open_cache(options, source, params, layers)
     done: list[_Swap] = []
+    named: list[tuple[str, Any]] = []
+
+    def recording(make):
+        def wrapped(name: str, lin: torch.nn.Linear) -> torch.nn.Module:
+            layer = make(name, lin)
+            named.append((name, layer))
+            return layer
+
+        return wrapped
+
+    if stored is not None:
+        try:
+            if mode == "4bit":
+                make = quantcache.build_4bit(stored, bnb, compute, device)
+            else:
+                make = quantcache.build_8bit(stored, bnb, options.int8_threshold, device)
+            _swap_linears(layers, make, done)
+            if done:
+                _probe(getattr(done[0][0], done[0][1]), device)
+            result.cache = "reused"
+        except Exception as exc:  # a stored entry that does not fit this model
+            log.warning(
+                "ignoring the quantisation cache (%s: %s); quantising again",
+                type(exc).__name__,
+                exc,
+            )
+            _undo(done)
+            done.clear()
+            stored = None
     try:
         if mode == "4bit":
-            _swap_linears(_backbone_layers(llm), _to_4bit(bnb, compute, device), done)
+            if stored is None:
+                _swap_linears(layers, recording(_to_4bit(bnb, compute, device)), done)
             result.compute_dtype = _DTYPE_NAMES[compute]
         else:
-            _swap_linears(
-                _backbone_layers(llm), _to_8bit(bnb, options.int8_threshold, device), done
-            )
+            if stored is None:
+                threshold = options.int8_threshold
+                _swap_linears(layers, recording(_to_8bit(bnb, threshold, device)), done)
             result.compute_dtype = "fp16" if device.type == "cuda" else "fp32"
-        if done:
+        if done and stored is None:
             _probe(getattr(done[0][0], done[0][1]), device)
     except Exception as exc:  # bitsandbytes fails in many ways
         # A handled fallback: one line for the person, the traceback only at debug level.
@@ -279,6 +360,7 @@ def _quantize_backbone(
         _undo(done)
         result.mode = "none"
         result.layers = 0
+        result.cache = ""
         result.notes.append(
             f"bitsandbytes could not quantise the model to {mode} on {device.type} "
             f"({type(exc).__name__}: {exc}); the model runs unquantised. Reinstall it with: "
@@ -286,6 +368,10 @@ def _quantize_backbone(
         )
         return
     result.layers = len(done)
+    if cache is not None and key is not None and stored is None and source is not None:
+        tensors = quantcache.layer_tensors(named, mode)
+        if cache.write(key, str(Path(source).resolve()), tensors) is not None:
+            result.cache = "stored"
     if mode == "4bit":
         _half_trunk(llm, compute)
 

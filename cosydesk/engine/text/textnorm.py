@@ -47,6 +47,9 @@ MERGE_BELOW = 20
 MAX_CHUNK_TOKENS = 200
 # iter_chunks normalises this many characters (a paragraph, or a run of sentences) at a time.
 BLOCK_CHARS = 2000
+# The first block of a longer text: a few sentences, so speech starts about as soon as it does
+# for a one-sentence text.
+FIRST_BLOCK_CHARS = 300
 
 _CJK = re.compile("[\u4e00-\u9fff]")
 _STOPS: dict[str, str] = {"zh": "。？！；：、.?!;", "en": ".?!;:"}
@@ -207,23 +210,32 @@ def _nearest(marks: list[int], guess: int, low: int, high: int) -> int:
 
 
 def _blocks(source: str) -> Iterator[tuple[int, int]]:
-    """Spans covering `source`: paragraphs, long ones cut after a sentence end."""
+    """Spans covering `source`: paragraphs, long ones cut after a sentence end.
+
+    In a text longer than BLOCK_CHARS the first span is at most FIRST_BLOCK_CHARS long, so
+    its first part is spoken after a few sentences are normalised, not a whole block.
+    """
     start = 0
+    first = [FIRST_BLOCK_CHARS if len(source) > BLOCK_CHARS else BLOCK_CHARS]
     for gap in _PARAGRAPH_GAP.finditer(source):
-        yield from _windows(source, start, gap.end())
+        yield from _windows(source, start, gap.end(), first)
         start = gap.end()
-    yield from _windows(source, start, len(source))
+    yield from _windows(source, start, len(source), first)
 
 
-def _windows(source: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    while end - start > BLOCK_CHARS:
-        window = source[start : start + BLOCK_CHARS]
+def _windows(source: str, start: int, end: int, first: list[int]) -> Iterator[tuple[int, int]]:
+    """Spans of [start, end) of at most BLOCK_CHARS, the first at most `first[0]` (which is
+    then set to BLOCK_CHARS: only the text's first span is short)."""
+    while end - start > first[0]:
+        window = source[start : start + first[0]]
+        first[0] = BLOCK_CHARS
         ends = [m.end() for m in _SENTENCE_END.finditer(window)]
         space = _LAST_SPACE.search(window)
         cut = ends[-1] if ends else (space.end() if space else len(window))
         yield start, start + cut
         start += cut
     if end > start:
+        first[0] = BLOCK_CHARS
         yield start, end
 
 
