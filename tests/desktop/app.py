@@ -75,6 +75,8 @@ class DesktopApp:
                 stdout=err,
                 stderr=err,
             )
+        if self._a11y is not None:  # started again: the last start's connection goes first
+            self._a11y.close()
         self._a11y = Accessibility(self.session.env["DBUS_SESSION_BUS_ADDRESS"])
         self._bus = wait_until(self._find_bus, 30, "cosydesk on the accessibility bus")
 
