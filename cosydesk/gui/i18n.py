@@ -11,6 +11,7 @@ English. Qt's own texts (OK, Cancel, the file dialog) follow through Qt's qtbase
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,3 +112,10 @@ def install_translation(locale: QLocale | None = None) -> Translation:
         QCoreApplication.installTranslator(translator)
     log.info("Interface language: %s (loaded %s)", language, ", ".join(loaded))
     return translation
+
+
+def plain(label: str) -> str:
+    """A label without its mnemonic and colon, as screen readers should say it:
+    "Model &folder:" -> "Model folder", "模型文件夹(&F)：" -> "模型文件夹"."""
+    text = re.sub(r"\(&[^&\s]\)", "", label).replace("&&", "\0").replace("&", "")
+    return text.replace("\0", "&").rstrip(":：").strip()
