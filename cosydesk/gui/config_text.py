@@ -1,6 +1,7 @@
 """The labels and descriptions of the settings declared in cosydesk/config.py,
-marked for the translation tools (config.py stays Qt-free); the settings dialog shows them translated
-through QCoreApplication.translate("config", text). Written by scripts/translations: do not edit.
+marked for the translation tools (config.py stays Qt-free); the settings dialog shows them
+translated through QCoreApplication.translate("config", text).
+Written by scripts/translations: do not edit.
 """
 
 # ruff: noqa: E501
