@@ -4,11 +4,14 @@ and its compiled .qm is the one its .ts makes."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -106,6 +109,45 @@ def test_the_app_follows_the_language_of_the_system(
         assert menu[:3] == ["朗读剪贴板", "暂停", "停止"] and menu[-1] == "退出"
     else:
         assert menu[:3] == ["Speak clipboard", "Pause", "Stop"] and menu[-1] == "Quit"
+
+
+def test_the_app_installs_the_translation_of_the_system_at_start(dirs: Path) -> None:
+    (dirs / "config").mkdir(parents=True, exist_ok=True)
+    (dirs / "config" / "settings.json").write_text(
+        json.dumps({"version": 3, "first_run_done": True})
+    )
+    runtime = dirs / "runtime"
+    runtime.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE"):
+        env.pop(name, None)
+    env.update(
+        LANG="zh_CN.UTF-8",
+        PYTHONPATH=str(ROOT),
+        QT_QPA_PLATFORM="offscreen",
+        XDG_RUNTIME_DIR=str(runtime),  # a private instance socket: no other cosydesk answers
+        TMPDIR=str(runtime),
+    )
+    app = subprocess.Popen(
+        [sys.executable, "-m", "cosydesk", "--minimized"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    log_file = dirs / "data" / "logs" / "cosydesk.log"
+    try:
+        deadline = time.monotonic() + 60
+        while "cosydesk started" not in (log_file.read_text() if log_file.exists() else ""):
+            assert app.poll() is None, f"cosydesk exited with {app.returncode}"
+            assert time.monotonic() < deadline, "cosydesk did not start"
+            time.sleep(0.1)
+    finally:
+        app.send_signal(signal.SIGTERM)
+        output, _ = app.communicate(timeout=30)
+    assert app.returncode == 0, output
+    log = log_file.read_text()
+    assert "Interface language: zh_CN (loaded cosydesk_zh_CN.qm, qtbase_zh_CN.qm)" in log
 
 
 # -- the windows in Chinese and in English ----------------------------------------------------
