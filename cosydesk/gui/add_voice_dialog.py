@@ -18,10 +18,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.m4a *.opus);;All files (*)"
-HINT = (
+from cosydesk.gui.i18n import QT_TRANSLATE_NOOP
+
+AUDIO_FILTER = QT_TRANSLATE_NOOP(
+    "AddVoiceDialog", "Audio files (*.wav *.flac *.ogg *.mp3 *.m4a *.opus);;All files (*)"
+)
+HINT = QT_TRANSLATE_NOOP(
+    "AddVoiceDialog",
     "Choose a clip of one person speaking clearly, 5 to 15 seconds long (30 s at most), and type "
-    "exactly what it says. The new voice speaks like the clip."
+    "exactly what it says. The new voice speaks like the clip.",
 )
 
 
@@ -30,40 +35,44 @@ class AddVoiceDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Add a voice from a file")
+        self.setWindowTitle(self.tr("Add a voice from a file"))
         self.resize(520, 320)
         form = QFormLayout(self)
-        hint = QLabel(HINT)
+        hint = QLabel(self.tr(HINT))
         hint.setWordWrap(True)
         form.addRow(hint)
         self.name_edit = QLineEdit()
-        self.name_edit.setPlaceholderText("For example: Narrator")
-        form.addRow("&Name:", self.name_edit)
+        self.name_edit.setPlaceholderText(self.tr("For example: Narrator"))
+        form.addRow(self.tr("&Name:"), self.name_edit)
         self.file_edit = QLineEdit()
-        self.browse_button = QPushButton("&Browse...")
+        self.browse_button = QPushButton(self.tr("&Browse..."))
         self.browse_button.clicked.connect(self._browse)
         row = QHBoxLayout()
         row.addWidget(self.file_edit, 1)
         row.addWidget(self.browse_button)
         # A row that is a layout gets no buddy from addRow(text, ...): the mnemonic showed as a
         # literal "&Clip:" and the field had no name for screen readers.
-        clip_label = QLabel("&Clip:")
+        clip_label = QLabel(self.tr("&Clip:"))
         clip_label.setBuddy(self.file_edit)
-        self.file_edit.setAccessibleName("Clip")
-        self.file_edit.setAccessibleDescription("The audio file of the voice, 5 to 15 seconds")
-        self.browse_button.setAccessibleDescription("Choose the audio clip in a file dialog")
-        self.name_edit.setAccessibleDescription("The name the voice is listed under")
+        self.file_edit.setAccessibleName(self.tr("Clip"))
+        self.file_edit.setAccessibleDescription(
+            self.tr("The audio file of the voice, 5 to 15 seconds")
+        )
+        self.browse_button.setAccessibleDescription(
+            self.tr("Choose the audio clip in a file dialog")
+        )
+        self.name_edit.setAccessibleDescription(self.tr("The name the voice is listed under"))
         form.addRow(clip_label, row)
         self.transcript_edit = QPlainTextEdit()
-        self.transcript_edit.setPlaceholderText("Exactly what the clip says")
-        self.transcript_edit.setAccessibleDescription("Exactly what the clip says")
+        self.transcript_edit.setPlaceholderText(self.tr("Exactly what the clip says"))
+        self.transcript_edit.setAccessibleDescription(self.tr("Exactly what the clip says"))
         self.transcript_edit.setTabChangesFocus(True)  # a transcript is one line of thought
-        form.addRow("&Transcript:", self.transcript_edit)
+        form.addRow(self.tr("&Transcript:"), self.transcript_edit)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("&Add voice")
+        self.ok_button.setText(self.tr("&Add voice"))
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         form.addRow(self.buttons)
@@ -91,7 +100,9 @@ class AddVoiceDialog(QDialog):
 
     @Slot()
     def _browse(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Choose a voice clip", "", AUDIO_FILTER)
+        name, _ = QFileDialog.getOpenFileName(
+            self, self.tr("Choose a voice clip"), "", self.tr(AUDIO_FILTER)
+        )
         if not name:
             return
         self.file_edit.setText(name)

@@ -389,6 +389,7 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     from cosydesk import logs
     from cosydesk.config import Settings
     from cosydesk.gui.crash_dialog import CrashReporter
+    from cosydesk.gui.i18n import install_translation
     from cosydesk.gui.single_instance import MESSAGES, SingleInstance
 
     args = _parse(sys.argv[1:] if argv is None else argv)
@@ -417,6 +418,8 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     logs.install_qt_message_handler()
     reporter = CrashReporter(log_file, app)
     logs.install_excepthook(reporter)
+    # Before any window is built: widgets translate their texts when they are made.
+    install_translation()
 
     action = args.action if args.action in MESSAGES else None
     instance = SingleInstance(APP_ID)

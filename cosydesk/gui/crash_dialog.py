@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -25,7 +25,9 @@ DISABLE_VARIABLE = "COSYDESK_NO_CRASH_DIALOG"
 def summary(report: str) -> str:
     """The last line of a traceback ("ValueError: ..."), which says what happened."""
     lines = [line for line in report.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "Unknown error"
+    return (
+        lines[-1].strip() if lines else QCoreApplication.translate("CrashDialog", "Unknown error")
+    )
 
 
 class CrashDialog(QDialog):
@@ -33,34 +35,41 @@ class CrashDialog(QDialog):
 
     def __init__(self, report: str, log_file: Path | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Unexpected error")
+        self.setWindowTitle(self.tr("Unexpected error"))
         self.resize(720, 480)
         layout = QVBoxLayout(self)
         headline = QLabel(
-            "<b>cosydesk ran into an unexpected error.</b> It keeps running, but what you were "
-            "doing may not have finished. If this happens again, please report it with the "
-            "text below."
+            self.tr(
+                "<b>cosydesk ran into an unexpected error.</b> It keeps running, but what you "
+                "were doing may not have finished. If this happens again, please report it with "
+                "the text below."
+            )
         )
         headline.setWordWrap(True)
         layout.addWidget(headline)
         self.message_label = QLabel(summary(report))
         self.message_label.setWordWrap(True)
         layout.addWidget(self.message_label)
-        where = f"The full log is in {log_file}" if log_file else "No log file is being written."
+        if log_file:
+            where = self.tr("The full log is in {}").format(log_file)
+        else:
+            where = self.tr("No log file is being written.")
         self.log_label = QLabel(where)
         self.log_label.setWordWrap(True)
         layout.addWidget(self.log_label)
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
-        self.details.setAccessibleName("Error report")
-        self.details.setAccessibleDescription("What went wrong, and the recent lines of the log")
+        self.details.setAccessibleName(self.tr("Error report"))
+        self.details.setAccessibleDescription(
+            self.tr("What went wrong, and the recent lines of the log")
+        )
         self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         recent = "\n".join(logs.recent_lines(100))
         self.details.setPlainText(f"{report.rstrip()}\n\n--- recent log ---\n{recent}")
         layout.addWidget(self.details, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        self.copy_button = QPushButton("&Copy report")
-        self.copy_button.setAccessibleDescription("Copy the whole report to the clipboard")
+        self.copy_button = QPushButton(self.tr("&Copy report"))
+        self.copy_button.setAccessibleDescription(self.tr("Copy the whole report to the clipboard"))
         buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.copy_button.clicked.connect(self.copy_report)
         buttons.rejected.connect(self.reject)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from cosydesk.engine.errors import EngineError
+from cosydesk.gui.i18n import QT_TRANSLATE_NOOP
 from cosydesk.gui.notice import Kind, Notice
 
 if TYPE_CHECKING:
@@ -34,10 +35,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INTRO = (
+INTRO = QT_TRANSLATE_NOOP(
+    "FirstRunDialog",
     "<b>Welcome to cosydesk.</b><br>It reads text aloud with the CosyVoice3 model on your own "
     "computer. Choose the folder where you downloaded the model, or let cosydesk download it "
-    "for you; your texts never leave this computer."
+    "for you; your texts never leave this computer.",
 )
 
 
@@ -76,7 +78,7 @@ class FirstRunDialog(QDialog):
         self.settings = settings
         self.controller = controller
         self.starter_dir = starter_dir or starter_voices_dir()
-        self.setWindowTitle("Choose the model")
+        self.setWindowTitle(self.tr("Choose the model"))
         self.resize(640, 520)
         self.pages = QStackedWidget()
         QVBoxLayout(self).addWidget(self.pages)
@@ -84,23 +86,27 @@ class FirstRunDialog(QDialog):
         self.pages.addWidget(self.model_page)
         layout = QVBoxLayout(self.model_page)
         layout.setContentsMargins(0, 0, 0, 0)
-        intro = QLabel(INTRO)
+        intro = QLabel(self.tr(INTRO))
         intro.setWordWrap(True)
         layout.addWidget(intro)
 
         self.help_text = QPlainTextEdit(describe_expected())
         self.help_text.setReadOnly(True)
-        self.help_text.setAccessibleName("What the model folder holds")
-        self.help_text.setAccessibleDescription("The files cosydesk expects in the model folder")
+        self.help_text.setAccessibleName(self.tr("What the model folder holds"))
+        self.help_text.setAccessibleDescription(
+            self.tr("The files cosydesk expects in the model folder")
+        )
         layout.addWidget(self.help_text, 1)
 
         row = QHBoxLayout()
         self.path_edit = QLineEdit(str(settings.get("model_dir") or ""))
-        self.path_edit.setPlaceholderText("For example ~/models/Fun-CosyVoice3-0.5B-2512")
-        self.browse_button = QPushButton("&Browse...")
+        self.path_edit.setPlaceholderText(self.tr("For example ~/models/Fun-CosyVoice3-0.5B-2512"))
+        self.browse_button = QPushButton(self.tr("&Browse..."))
         self.browse_button.clicked.connect(self._browse)
-        self.browse_button.setAccessibleDescription("Choose the model folder in a file dialog")
-        label = QLabel("Model &folder:")
+        self.browse_button.setAccessibleDescription(
+            self.tr("Choose the model folder in a file dialog")
+        )
+        label = QLabel(self.tr("Model &folder:"))
         label.setBuddy(self.path_edit)
         row.addWidget(label)
         row.addWidget(self.path_edit, 1)
@@ -108,11 +114,13 @@ class FirstRunDialog(QDialog):
         layout.addLayout(row)
 
         self.download_button = QPushButton(
-            "&Download it for me (several GB; the exact size shows as it starts)"
+            self.tr("&Download it for me (several GB; the exact size shows as it starts)")
         )
         self.download_button.setToolTip(
-            "Fetch the model folder from Hugging Face (HF_ENDPOINT names a mirror); "
-            "a stopped download keeps the files that arrived."
+            self.tr(
+                "Fetch the model folder from Hugging Face (HF_ENDPOINT names a mirror); "
+                "a stopped download keeps the files that arrived."
+            )
         )
         self.download_button.clicked.connect(self.start_download)
         layout.addWidget(self.download_button)
@@ -129,9 +137,11 @@ class FirstRunDialog(QDialog):
 
         self.buttons = QDialogButtonBox()
         self.ok_button = self.buttons.addButton(
-            "&Use this folder", QDialogButtonBox.ButtonRole.AcceptRole
+            self.tr("&Use this folder"), QDialogButtonBox.ButtonRole.AcceptRole
         )
-        self.later_button = self.buttons.addButton("&Later", QDialogButtonBox.ButtonRole.RejectRole)
+        self.later_button = self.buttons.addButton(
+            self.tr("&Later"), QDialogButtonBox.ButtonRole.RejectRole
+        )
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
@@ -162,7 +172,7 @@ class FirstRunDialog(QDialog):
             return
         self.voice_page.refresh_starter()
         self.pages.setCurrentWidget(self.voice_page)
-        self.setWindowTitle("Your first voice")
+        self.setWindowTitle(self.tr("Your first voice"))
         self.voice_page.record_button.setFocus()
 
     @Slot()
@@ -173,7 +183,7 @@ class FirstRunDialog(QDialog):
         self._check_timer.stop()
         text = self.path_edit.text().strip()
         if not text:
-            self._show(False, "Choose the folder that holds cosyvoice3.yaml.", error=False)
+            self._show(False, self.tr("Choose the folder that holds cosyvoice3.yaml."), error=False)
             return False
         try:
             open_model_folder(Path(text).expanduser())
@@ -181,9 +191,13 @@ class FirstRunDialog(QDialog):
             self._show(False, str(exc), error=True)
             return False
         except OSError as exc:
-            self._show(False, f"The folder could not be read: {exc.strerror}.", error=True)
+            self._show(
+                False, self.tr("The folder could not be read: {}.").format(exc.strerror), error=True
+            )
             return False
-        self._show(True, "This is a CosyVoice3 model folder. The model loads in the background.")
+        self._show(
+            True, self.tr("This is a CosyVoice3 model folder. The model loads in the background.")
+        )
         return True
 
     def _show(self, valid: bool, message: str, *, error: bool = False) -> None:
@@ -195,7 +209,9 @@ class FirstRunDialog(QDialog):
     @Slot()
     def _browse(self) -> None:
         start = self.path_edit.text().strip() or str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Choose the CosyVoice3 model folder", start)
+        folder = QFileDialog.getExistingDirectory(
+            self, self.tr("Choose the CosyVoice3 model folder"), start
+        )
         if folder:
             self.path_edit.setText(folder)
             self.check()
@@ -213,8 +229,13 @@ class FirstRunDialog(QDialog):
         self._download_dest = dest
         cancel = threading.Event()
         self._download_cancel = cancel
-        progress = QProgressDialog(f"Asking for the file list of {dest.name}...", "Cancel", 0, 1000)
-        progress.setWindowTitle("Downloading the model")
+        progress = QProgressDialog(
+            self.tr("Asking for the file list of {}...").format(dest.name),
+            self.tr("Cancel"),
+            0,
+            1000,
+        )
+        progress.setWindowTitle(self.tr("Downloading the model"))
         progress.setMinimumDuration(0)
         progress.setAutoClose(False)
         progress.setAutoReset(False)
@@ -236,6 +257,11 @@ class FirstRunDialog(QDialog):
                 log.info("Model download ended (%s) after its dialog closed", outcome)
 
         download = ModelDownload(dest, starter_dir=self.starter_dir)
+        # Made here, on the GUI thread, where the translator is sure to be installed.
+        stopped = self.tr(
+            "The download was stopped; press Download to go on (the files that arrived are kept)."
+        )
+        failed = self.tr("The download failed: {}")
 
         def work() -> None:
             from cosydesk.engine.errors import Cancelled, EngineError
@@ -243,16 +269,12 @@ class FirstRunDialog(QDialog):
             try:
                 download.run(on_progress, cancel)
             except Cancelled:
-                report(
-                    "cancelled",
-                    "The download was stopped; press Download to go on (the files that "
-                    "arrived are kept).",
-                )
+                report("cancelled", stopped)
             except EngineError as exc:
                 report("failed", str(exc))
             except Exception as exc:  # the thread must always report back
                 log.exception("The model download failed")
-                report("failed", f"The download failed: {exc}")
+                report("failed", failed.format(exc))
             else:
                 report("done", " ".join(download.notes))
 
@@ -269,7 +291,11 @@ class FirstRunDialog(QDialog):
         if self.download_progress is None:
             return
         self.download_progress.setValue(int(1000 * done / max(total, 1)))
-        self.download_progress.setLabelText(f"{message}\n{done / 1e9:.2f} of {total / 1e9:.2f} GB")
+        self.download_progress.setLabelText(
+            self.tr("{message}\n{done:.2f} of {total:.2f} GB").format(
+                message=message, done=done / 1e9, total=total / 1e9
+            )
+        )
 
     @Slot(str, str)
     def _on_download_finished(self, outcome: str, message: str) -> None:

@@ -23,19 +23,22 @@ from PySide6.QtWidgets import (
 )
 
 from cosydesk.gui.add_voice_dialog import AddVoiceDialog
+from cosydesk.gui.i18n import QT_TRANSLATE_NOOP
 from cosydesk.gui.record_dialog import RecordDialog
 from cosydesk.gui.voice_adding import VoiceAdding
-from cosydesk.gui.voices_dialog import TRY_TEXT
+from cosydesk.gui.voices_dialog import try_text
 
 log = logging.getLogger(__name__)
 
-INTRO = (
+INTRO = QT_TRANSLATE_NOOP(
+    "FirstVoicePage",
     "<b>Your first voice</b><br>CosyVoice3 has no voice of its own: it speaks like a short "
-    "example of someone speaking. Give it one now; you can add more later under Voices."
+    "example of someone speaking. Give it one now; you can add more later under Voices.",
 )
-NO_STARTER = (
+NO_STARTER = QT_TRANSLATE_NOOP(
+    "FirstVoicePage",
     "The starter voice comes with the model download; it could not be fetched, so record a "
-    "voice or use a clip instead."
+    "voice or use a clip instead.",
 )
 
 
@@ -59,22 +62,22 @@ class FirstVoicePage(QWidget):
         self.adding.changed.connect(self._update)
 
         layout = QVBoxLayout(self)
-        intro = QLabel(INTRO)
+        intro = QLabel(self.tr(INTRO))
         intro.setWordWrap(True)
         layout.addWidget(intro)
 
         ways = QGridLayout()
-        self.record_button = QPushButton("&Record my voice...")
+        self.record_button = QPushButton(self.tr("&Record my voice..."))
         self.record_button.clicked.connect(self.record)
-        self.file_button = QPushButton("Use a clip from a &file...")
+        self.file_button = QPushButton(self.tr("Use a clip from a &file..."))
         self.file_button.clicked.connect(self.add_from_file)
-        self.starter_button = QPushButton("Use the &starter voice")
+        self.starter_button = QPushButton(self.tr("Use the &starter voice"))
         self.starter_button.clicked.connect(self.use_starter)
         self.starter_label = QLabel()
         self.starter_label.setWordWrap(True)
         rows = (
-            (self.record_button, QLabel("Read one sentence aloud: 5 to 15 seconds.")),
-            (self.file_button, QLabel("A recording of one person, with what it says.")),
+            (self.record_button, QLabel(self.tr("Read one sentence aloud: 5 to 15 seconds."))),
+            (self.file_button, QLabel(self.tr("A recording of one person, with what it says."))),
             (self.starter_button, self.starter_label),
         )
         for row, (button, label) in enumerate(rows):
@@ -88,7 +91,7 @@ class FirstVoicePage(QWidget):
 
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton(self.tr("Cancel"))
         self.cancel_button.clicked.connect(self.adding.cancel_all)
         status = QHBoxLayout()
         status.addWidget(self.status_label, 1)
@@ -97,10 +100,10 @@ class FirstVoicePage(QWidget):
         layout.addStretch(1)
 
         buttons = QHBoxLayout()
-        self.try_button = QPushButton("&Try it")
-        self.try_button.setToolTip("Hear the new voice read a short sentence")
+        self.try_button = QPushButton(self.tr("&Try it"))
+        self.try_button.setToolTip(self.tr("Hear the new voice read a short sentence"))
         self.try_button.clicked.connect(self.try_voice)
-        self.finish_button = QPushButton("S&kip for now")
+        self.finish_button = QPushButton(self.tr("S&kip for now"))
         self.finish_button.clicked.connect(self.finish)
         buttons.addWidget(self.try_button)
         buttons.addStretch(1)
@@ -120,14 +123,14 @@ class FirstVoicePage(QWidget):
         if self.starter is not None:
             self.starter_label.setText(f"{self.starter.description}.")
         else:
-            self.starter_label.setText(NO_STARTER)
+            self.starter_label.setText(self.tr(NO_STARTER))
         self.starter_button.setAccessibleDescription(self.starter_label.text())
         self._update()
 
     @Slot()
     def record(self) -> None:
         device = str(self.settings.effective("output_device") or "")
-        dialog = RecordDialog(self, name="My voice", output_device=device)
+        dialog = RecordDialog(self, name=self.tr("My voice"), output_device=device)
         self.record_dialog = dialog
 
         def recorded() -> None:
@@ -158,7 +161,9 @@ class FirstVoicePage(QWidget):
         """Add the voice on the runner; the page says how it goes."""
         if self.adding.start(name, clip, transcript, temporary=temporary) is not None:
             self._say(
-                f"Preparing the voice '{name}' with the model (it loads first if needed)...",
+                self.tr(
+                    "Preparing the voice '{}' with the model (it loads first if needed)..."
+                ).format(name),
                 error=False,
             )
 
@@ -170,14 +175,16 @@ class FirstVoicePage(QWidget):
         default = ""
         if not self.settings.get("default_voice"):
             self.settings.set("default_voice", name)
-            default = " and is your default voice"
+            default = self.tr(" and is your default voice")
             try:
                 self.settings.save()
             except OSError as exc:
                 log.warning("Could not save the default voice: %s", exc)
         self._say(
-            f"The voice '{name}' is ready{default}. Press Try it to hear it, or Finish to start "
-            "using cosydesk.",
+            self.tr(
+                "The voice '{name}' is ready{default}. Press Try it to hear it, or Finish to "
+                "start using cosydesk."
+            ).format(name=name, default=default),
             error=False,
         )
         self.voice_added.emit(name)
@@ -185,12 +192,15 @@ class FirstVoicePage(QWidget):
 
     @Slot(str, str)
     def _on_failed(self, name: str, message: str) -> None:
-        self._say(f"The voice '{name}' was not added. {message}", error=True)
+        self._say(
+            self.tr("The voice '{name}' was not added. {reason}").format(name=name, reason=message),
+            error=True,
+        )
 
     @Slot()
     def try_voice(self) -> None:
         if self.added_name is not None:
-            self.controller.speak(TRY_TEXT, self.added_name)
+            self.controller.speak(try_text(), self.added_name)
 
     @Slot()
     def finish(self) -> None:
@@ -210,4 +220,6 @@ class FirstVoicePage(QWidget):
         self.starter_button.setEnabled(not busy and self.starter is not None)
         self.cancel_button.setVisible(busy)
         self.try_button.setEnabled(self.added_name is not None and not busy)
-        self.finish_button.setText("&Finish" if self.added_name is not None else "S&kip for now")
+        self.finish_button.setText(
+            self.tr("&Finish") if self.added_name is not None else self.tr("S&kip for now")
+        )

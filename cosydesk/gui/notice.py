@@ -52,7 +52,7 @@ class Notice(QWidget):
         self.kind = kind
         self.label.setText(text)
         # Screen readers hear the kind in the name, as sighted people see it in the icon.
-        prefix = {Kind.ERROR: "Error: ", Kind.OK: "OK: "}.get(kind, "")
+        prefix = {Kind.ERROR: self.tr("Error: "), Kind.OK: self.tr("OK: ")}.get(kind, "")
         self.label.setAccessibleName(prefix + text if prefix else "")
         standard = _ICONS.get(kind)
         if standard is None:

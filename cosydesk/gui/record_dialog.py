@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cosydesk.gui.i18n import QT_TRANSLATE_NOOP
+
 log = logging.getLogger(__name__)
 
 # A clip of 5-15 s gives the model enough of the voice; longer ones slow every request down.
@@ -40,14 +42,36 @@ MIN_SECONDS = 5.0
 # is used, and a 16 kHz headset gives a clip that the library accepts.
 CLIP_RATE = 24000
 # Sentences with a good spread of sounds; the person may edit the text to match what they said.
+# They are translated too: a person records their voice reading their own language.
 SENTENCES = (
-    "On a quiet morning the baker opened the shop, lit the oven, and waited for the first "
-    "customers of the day.",
-    "Reading aloud is easier when you breathe calmly and let each sentence find its own rhythm.",
-    "Our train leaves at a quarter past nine, so pack the maps, the snacks and a warm jacket.",
-    "Bright yellow kites danced above the harbour while the fishing boats came slowly home.",
-    "Would you like a cup of tea, or shall we walk down to the river before it gets dark?",
+    QT_TRANSLATE_NOOP(
+        "RecordDialog",
+        "On a quiet morning the baker opened the shop, lit the oven, and waited for the first "
+        "customers of the day.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "RecordDialog",
+        "Reading aloud is easier when you breathe calmly and let each sentence find its own "
+        "rhythm.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "RecordDialog",
+        "Our train leaves at a quarter past nine, so pack the maps, the snacks and a warm jacket.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "RecordDialog",
+        "Bright yellow kites danced above the harbour while the fishing boats came slowly home.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "RecordDialog",
+        "Would you like a cup of tea, or shall we walk down to the river before it gets dark?",
+    ),
 )
+
+
+def sentences() -> list[str]:
+    """The sentences to read, in the interface's language."""
+    return [QCoreApplication.translate("RecordDialog", text) for text in SENTENCES]
 
 
 class RecorderError(Exception):
@@ -87,8 +111,11 @@ class Recorder:
             import sounddevice
         except (ImportError, OSError) as exc:
             raise RecorderError(
-                "Recording needs the PortAudio library (on Debian/Ubuntu: sudo apt install "
-                f"libportaudio2); add a voice from an audio file instead. ({exc})"
+                QCoreApplication.translate(
+                    "RecordDialog",
+                    "Recording needs the PortAudio library (on Debian/Ubuntu: sudo apt install "
+                    "libportaudio2); add a voice from an audio file instead. ({})",
+                ).format(exc)
             ) from exc
         try:
             info = sounddevice.query_devices(kind="input")
@@ -102,9 +129,12 @@ class Recorder:
         except Exception as exc:
             log.warning("Could not open the microphone: %s", exc)
             raise RecorderError(
-                "No microphone could be opened: connect one, close any program that holds it "
-                "(and allow cosydesk to use it), or add a voice from an audio file instead. "
-                f"({exc})"
+                QCoreApplication.translate(
+                    "RecordDialog",
+                    "No microphone could be opened: connect one, close any program that holds it "
+                    "(and allow cosydesk to use it), or add a voice from an audio file instead. "
+                    "({})",
+                ).format(exc)
             ) from exc
         self._stream = stream
         # The resampler needs torch, which takes seconds to import the first time: import it
@@ -190,7 +220,7 @@ class RecordDialog(QDialog):
         output_device: str = "",
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Record a voice")
+        self.setWindowTitle(self.tr("Record a voice"))
         self.resize(560, 380)
         self.recorder = recorder or Recorder()
         self.recording_path: Path | None = None
@@ -198,45 +228,48 @@ class RecordDialog(QDialog):
         self._output: Any = None  # the SpeechOutput playing the recording back
         form = QFormLayout(self)
         hint = QLabel(
-            "Press Record and read the sentence below in your normal voice: 5 to 15 seconds "
-            "(Stop works after 5 s; at 15 s the recording stops by itself). Listen to it, record "
-            "it again if you like, then save it. Edit the text if you said something else."
+            self.tr(
+                "Press Record and read the sentence below in your normal voice: 5 to 15 seconds "
+                "(Stop works after 5 s; at 15 s the recording stops by itself). Listen to it, "
+                "record it again if you like, then save it. Edit the text if you said something "
+                "else."
+            )
         )
         hint.setWordWrap(True)
         form.addRow(hint)
-        self.sentence_edit = QPlainTextEdit(random.choice(SENTENCES))
+        self.sentence_edit = QPlainTextEdit(random.choice(sentences()))
         font = self.sentence_edit.font()
         font.setPointSizeF(font.pointSizeF() * 1.3)
         self.sentence_edit.setFont(font)
-        self.another_button = QPushButton("Another sentence")
+        self.another_button = QPushButton(self.tr("Another sentence"))
         self.another_button.clicked.connect(self._another)
         self.sentence_edit.setAccessibleDescription(
-            "The sentence to read aloud while recording; edit it to match what you said"
+            self.tr("The sentence to read aloud while recording; edit it to match what you said")
         )
         self.sentence_edit.setTabChangesFocus(True)
-        self.another_button.setAccessibleDescription("Show another sentence to read")
-        form.addRow("Read t&his:", self.sentence_edit)  # Alt+R is Record's
+        self.another_button.setAccessibleDescription(self.tr("Show another sentence to read"))
+        form.addRow(self.tr("Read t&his:"), self.sentence_edit)  # Alt+R is Record's
         another = QHBoxLayout()
         another.addWidget(self.another_button)
         another.addStretch(1)
         form.addRow("", another)
         self.name_edit = QLineEdit(name)
-        self.name_edit.setPlaceholderText("For example: My voice")
-        form.addRow("&Name:", self.name_edit)
+        self.name_edit.setPlaceholderText(self.tr("For example: My voice"))
+        form.addRow(self.tr("&Name:"), self.name_edit)
         row = QHBoxLayout()
-        self.record_button = QPushButton("&Record")
+        self.record_button = QPushButton(self.tr("&Record"))
         self.record_button.clicked.connect(self.toggle_recording)
         self.record_button.setAccessibleDescription(
-            "Start recording with the microphone; press again to stop"
+            self.tr("Start recording with the microphone; press again to stop")
         )
-        self.name_edit.setAccessibleDescription("The name the voice is listed under")
+        self.name_edit.setAccessibleDescription(self.tr("The name the voice is listed under"))
         self.level_bar = QProgressBar()
         self.level_bar.setRange(0, 100)
         self.level_bar.setTextVisible(False)
-        self.level_bar.setAccessibleName("Microphone level")
-        self.time_label = QLabel(f"0.0 s of {MAX_SECONDS:.0f} s")
-        self.listen_button = QPushButton("&Listen")
-        self.listen_button.setAccessibleDescription("Play the recording back")
+        self.level_bar.setAccessibleName(self.tr("Microphone level"))
+        self.time_label = QLabel(self._time_text(0.0))
+        self.listen_button = QPushButton(self.tr("&Listen"))
+        self.listen_button.setAccessibleDescription(self.tr("Play the recording back"))
         self.listen_button.setEnabled(False)
         self.listen_button.clicked.connect(self.toggle_listening)
         row.addWidget(self.record_button)
@@ -251,7 +284,7 @@ class RecordDialog(QDialog):
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("&Save voice")
+        self.ok_button.setText(self.tr("&Save voice"))
         self.ok_button.setEnabled(False)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
@@ -264,6 +297,9 @@ class RecordDialog(QDialog):
 
     def name(self) -> str:
         return self.name_edit.text().strip()
+
+    def _time_text(self, seconds: float) -> str:
+        return self.tr("{seconds:.1f} s of {most:.0f} s").format(seconds=seconds, most=MAX_SECONDS)
 
     def transcript(self) -> str:
         return self.sentence_edit.toPlainText().strip()
@@ -285,8 +321,8 @@ class RecordDialog(QDialog):
         except RecorderError as exc:
             self.message_label.setText(str(exc))
             return
-        self.message_label.setText("Recording... read the sentence now.")
-        self.record_button.setText("S&top")  # Alt+S is Save
+        self.message_label.setText(self.tr("Recording... read the sentence now."))
+        self.record_button.setText(self.tr("S&top"))  # Alt+S is Save
         self.record_button.setEnabled(False)  # until MIN_SECONDS are in
         self.listen_button.setEnabled(False)
         self.sentence_edit.setReadOnly(True)
@@ -297,23 +333,29 @@ class RecordDialog(QDialog):
         self.recorder.stop()
         self._meter.stop()
         self._refresh()
-        self.record_button.setText("Re&take")
+        self.record_button.setText(self.tr("Re&take"))
         self.record_button.setEnabled(True)
         self.sentence_edit.setReadOnly(False)
         seconds = self.recorder.seconds
         if seconds < MIN_SECONDS:  # the microphone went away mid-way
             self.message_label.setText(
-                f"The microphone stopped after {seconds:.1f} s: check it and record again "
-                f"(at least {MIN_SECONDS:.0f} seconds)."
+                self.tr(
+                    "The microphone stopped after {seconds:.1f} s: check it and record again "
+                    "(at least {least:.0f} seconds)."
+                ).format(seconds=seconds, least=MIN_SECONDS)
             )
         elif self.silent:
             self.message_label.setText(
-                "Nothing was heard: the microphone may be muted or turned down, or another "
-                "input is chosen in the system's sound settings. Check it and record again."
+                self.tr(
+                    "Nothing was heard: the microphone may be muted or turned down, or another "
+                    "input is chosen in the system's sound settings. Check it and record again."
+                )
             )
         else:
             self.message_label.setText(
-                f"Recorded {seconds:.1f} s. Listen to it, retake it, or save the voice."
+                self.tr("Recorded {:.1f} s. Listen to it, retake it, or save the voice.").format(
+                    seconds
+                )
             )
         self.listen_button.setEnabled(seconds > 0)
         self._update()
@@ -322,7 +364,7 @@ class RecordDialog(QDialog):
     def _refresh(self) -> None:
         seconds = self.recorder.seconds
         self.level_bar.setValue(round(min(1.0, self.recorder.level) * 100))
-        self.time_label.setText(f"{seconds:.1f} s of {MAX_SECONDS:.0f} s")
+        self.time_label.setText(self._time_text(seconds))
         if self.recorder.recording:
             self.record_button.setEnabled(seconds >= MIN_SECONDS)
             if seconds >= MAX_SECONDS or not self.recorder.alive:
@@ -347,7 +389,7 @@ class RecordDialog(QDialog):
         self._output = output
         output.feed(self.recorder.clip())
         output.finish()
-        self.listen_button.setText("Stop &listening")
+        self.listen_button.setText(self.tr("Stop &listening"))
         self.listening_changed.emit(True)
 
     def stop_listening(self) -> None:
@@ -355,7 +397,7 @@ class RecordDialog(QDialog):
         if output is None:
             return
         output.stop()
-        self.listen_button.setText("&Listen")
+        self.listen_button.setText(self.tr("&Listen"))
         self.listening_changed.emit(False)
 
     @Slot(object)
@@ -371,7 +413,7 @@ class RecordDialog(QDialog):
 
     @Slot()
     def _another(self) -> None:
-        choices = [s for s in SENTENCES if s != self.transcript()]
+        choices = [s for s in sentences() if s != self.transcript()]
         self.sentence_edit.setPlainText(random.choice(choices))
 
     @property
@@ -396,7 +438,9 @@ class RecordDialog(QDialog):
             self.recording_path = self.recorder.save(Path(name))
         except OSError as exc:
             Path(name).unlink(missing_ok=True)
-            self.message_label.setText(f"The recording could not be written: {exc}")
+            self.message_label.setText(
+                self.tr("The recording could not be written: {}").format(exc)
+            )
             return
         super().accept()
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QKeyCombination, Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QKeyCombination, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from cosydesk.autostart import Autostart, AutostartError
 from cosydesk.config import coerce, option
 from cosydesk.engine.errors import ConfigError, EngineError
+from cosydesk.gui.i18n import plain
 from cosydesk.gui.notice import Kind, Notice
 
 if TYPE_CHECKING:
@@ -46,11 +47,17 @@ log = logging.getLogger(__name__)
 
 
 def _combo(name: str) -> QComboBox:
-    """The choices of setting `name`, each shown in its declared words."""
+    """The choices of setting `name`, each shown in its declared words (translated)."""
     combo = QComboBox()
     for value, label in option(name).allowed:
-        combo.addItem(label, value)
+        combo.addItem(config_text(label), value)
     return combo
+
+
+def config_text(text: str) -> str:
+    """A label or description declared in cosydesk/config.py, in the interface's language (they
+    are marked for the translation tools in config_text.py)."""
+    return QCoreApplication.translate("config", text)
 
 
 def _page(*groups: QWidget) -> QWidget:
@@ -91,27 +98,42 @@ class SettingsDialog(QDialog):
         self.settings = settings
         self.library = library
         self.autostart = autostart or Autostart()
-        self.setWindowTitle("Settings")  # the desktop adds the app's name
+        self.setWindowTitle(self.tr("Settings"))  # the desktop adds the app's name
         self.setMinimumWidth(560)
         self.fields: dict[str, _Field] = {}
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget()
         pages = (
-            (_page(self._model_group()), "Model", "The model folder, quantisation and device"),
-            (_page(self._speech_group()), "Speech", "Default voice, speed and sound output"),
+            (
+                _page(self._model_group()),
+                self.tr("Model"),
+                self.tr("The model folder, quantisation and device"),
+            ),
+            (
+                _page(self._speech_group()),
+                self.tr("Speech"),
+                self.tr("Default voice, speed and sound output"),
+            ),
             (
                 _page(self._hotkey_group(hotkey_note), self._login_group()),
-                "Desktop",
-                "The global hotkey, and starting at login",
+                self.tr("Desktop"),
+                self.tr("The global hotkey, and starting at login"),
             ),
-            (_page(self._api_group()), "Speech API", "The local OpenAI-style speech API"),
+            (
+                _page(self._api_group()),
+                self.tr("Speech API"),
+                self.tr("The local OpenAI-style speech API"),
+            ),
         )
         for page, title, about in pages:
             self.tabs.setTabToolTip(self.tabs.addTab(page, title), about)
         for tabs in (self.tabs, self.tabs.tabBar()):
-            tabs.setAccessibleName("Settings pages")
+            tabs.setAccessibleName(self.tr("Settings pages"))
             tabs.setAccessibleDescription(
-                "Model, Speech, Desktop and Speech API settings; Ctrl+Tab moves to the next page"
+                self.tr(
+                    "Model, Speech, Desktop and Speech API settings; "
+                    "Ctrl+Tab moves to the next page"
+                )
             )
         layout.addWidget(self.tabs, 1)
         self.error_label = Notice()
@@ -131,12 +153,13 @@ class SettingsDialog(QDialog):
 
     def _add(self, form: QFormLayout, name: str, label: str, field: _Field) -> None:
         self.fields[name] = field
-        field.widget.setToolTip(option(name).description)
+        description = config_text(option(name).description)
+        field.widget.setToolTip(description)
         # Named by its label (a combo box would otherwise be named by its current choice).
-        spoken = label.replace("&", "").rstrip(":")
+        spoken = plain(label)
         if spoken:
             field.widget.setAccessibleName(spoken)
-        field.widget.setAccessibleDescription(option(name).description)
+        field.widget.setAccessibleDescription(description)
         form.addRow(label, field.widget)
         note = QLabel()
         note.setWordWrap(True)
@@ -173,15 +196,15 @@ class SettingsDialog(QDialog):
         return _Field(box, box.value, box.setValue)
 
     def _model_group(self) -> QGroupBox:
-        box = QGroupBox("Model")
+        box = QGroupBox(self.tr("Model"))
         form = QFormLayout(box)
         folder = QLineEdit()
-        folder.setPlaceholderText("The folder holding cosyvoice3.yaml")
-        browse = QPushButton("&Browse...")
+        folder.setPlaceholderText(self.tr("The folder holding cosyvoice3.yaml"))
+        browse = QPushButton(self.tr("&Browse..."))
         browse.clicked.connect(self._browse_model)
-        browse.setAccessibleDescription("Choose the model folder in a file dialog")
-        folder.setAccessibleName("Model folder")
-        folder.setAccessibleDescription(option("model_dir").description)
+        browse.setAccessibleDescription(self.tr("Choose the model folder in a file dialog"))
+        folder.setAccessibleName(self.tr("Model folder"))
+        folder.setAccessibleDescription(config_text(option("model_dir").description))
         row = QWidget()
         row_layout = QHBoxLayout(row)
         row_layout.setContentsMargins(0, 0, 0, 0)
@@ -189,34 +212,44 @@ class SettingsDialog(QDialog):
         row_layout.addWidget(browse)
         self.model_edit, self.browse_button = folder, browse
         field = _Field(row, lambda: folder.text().strip(), folder.setText)
-        self._add(form, "model_dir", "Model &folder:", field)
-        self._add(form, "quantization", "&Quantisation:", self._combo_field("quantization"))
+        self._add(form, "model_dir", self.tr("Model &folder:"), field)
         self._add(
-            form, "flow_precision", "Flow/vocoder &precision:", self._combo_field("flow_precision")
+            form, "quantization", self.tr("&Quantisation:"), self._combo_field("quantization")
+        )
+        self._add(
+            form,
+            "flow_precision",
+            self.tr("Flow/vocoder &precision:"),
+            self._combo_field("flow_precision"),
         )
         self._add(
             form,
             "int8_threshold",
-            "8-bit &outlier threshold:",
+            self.tr("8-bit &outlier threshold:"),
             # 0 is the fast setting; say so where the value shows, the trade is in the tooltip.
             self._number_field(
-                "int8_threshold", step=0.5, decimals=1, special_value_text="0 (off: fastest)"
+                "int8_threshold",
+                step=0.5,
+                decimals=1,
+                special_value_text=self.tr("0 (off: fastest)"),
             ),
         )
-        self._add(form, "device", "&Device:", self._combo_field("device"))
+        self._add(form, "device", self.tr("&Device:"), self._combo_field("device"))
         self._add(
             form,
             "idle_unload_minutes",
-            "&Unload when idle:",
-            self._number_field("idle_unload_minutes", suffix=" min", special_value_text="Never"),
+            self.tr("&Unload when idle:"),
+            self._number_field(
+                "idle_unload_minutes", suffix=self.tr(" min"), special_value_text=self.tr("Never")
+            ),
         )
         return box
 
     def _speech_group(self) -> QGroupBox:
-        box = QGroupBox("Speech")
+        box = QGroupBox(self.tr("Speech"))
         form = QFormLayout(box)
         voice = QComboBox()
-        voice.addItem("First voice in the library", "")
+        voice.addItem(self.tr("First voice in the library"), "")
         names = []
         if self.library is not None:
             try:
@@ -228,31 +261,39 @@ class SettingsDialog(QDialog):
 
         def put_voice(value: str) -> None:
             if value and voice.findData(value) < 0:
-                voice.addItem(f"{value} (missing)", value)
+                voice.addItem(self.tr("{} (missing)").format(value), value)
             voice.setCurrentIndex(voice.findData(value))
 
         self._add(
-            form, "default_voice", "Default &voice:", _Field(voice, voice.currentData, put_voice)
+            form,
+            "default_voice",
+            self.tr("Default &voice:"),
+            _Field(voice, voice.currentData, put_voice),
         )
-        speed = self._number_field("speed", step=0.05, decimals=2, suffix=" x")
-        self._add(form, "speed", "&Speed:", speed)
-        stream = QCheckBox("Start playing before the whole text is rendered")
+        speed = self._number_field("speed", step=0.05, decimals=2, suffix=self.tr(" x"))
+        self._add(form, "speed", self.tr("&Speed:"), speed)
+        stream = QCheckBox(self.tr("Start playing before the whole text is rendered"))
         stream.setAccessibleName(stream.text())
-        self._add(form, "stream", "Streaming:", _Field(stream, stream.isChecked, stream.setChecked))
+        self._add(
+            form,
+            "stream",
+            self.tr("Streaming:"),
+            _Field(stream, stream.isChecked, stream.setChecked),
+        )
         self._add(
             form,
             "text_normalization",
-            "&Reading numbers:",
+            self.tr("&Reading numbers:"),
             self._combo_field("text_normalization"),
         )
         reading = self.fields["text_normalization"].note
         if importlib.util.find_spec("wetext") is None and reading is not None:
             reading.setText(
-                "wetext is not installed, so the basic rules are used: pip install wetext"
+                self.tr("wetext is not installed, so the basic rules are used: pip install wetext")
             )
             reading.show()
         output = QComboBox()
-        output.addItem("System default", "")
+        output.addItem(self.tr("System default"), "")
         self.output_note = ""
         try:
             from cosydesk.audio.playback import list_output_devices
@@ -265,11 +306,14 @@ class SettingsDialog(QDialog):
 
         def put_output(value: str) -> None:
             if value and output.findData(value) < 0:
-                output.addItem(f"{value} (not connected)", value)
+                output.addItem(self.tr("{} (not connected)").format(value), value)
             output.setCurrentIndex(output.findData(value))
 
         self._add(
-            form, "output_device", "Output d&evice:", _Field(output, output.currentData, put_output)
+            form,
+            "output_device",
+            self.tr("Output d&evice:"),
+            _Field(output, output.currentData, put_output),
         )
         note = self.fields["output_device"].note
         if self.output_note and note is not None:
@@ -278,7 +322,7 @@ class SettingsDialog(QDialog):
         return box
 
     def _hotkey_group(self, note: str) -> QGroupBox:
-        box = QGroupBox("Global hotkey")
+        box = QGroupBox(self.tr("Global hotkey"))
         form = QFormLayout(box)
         edit = QKeySequenceEdit()
         edit.setMaximumSequenceLength(1)
@@ -292,9 +336,9 @@ class SettingsDialog(QDialog):
             lambda: edit.keySequence().toString(QKeySequence.SequenceFormat.PortableText),
             lambda v: edit.setKeySequence(QKeySequence(v)),
         )
-        self._add(form, "hotkey", "Speak &clipboard:", field)
+        self._add(form, "hotkey", self.tr("Speak &clipboard:"), field)
         for inner in edit.findChildren(QLineEdit):  # where the keys are typed
-            inner.setAccessibleName("Speak clipboard hotkey")
+            inner.setAccessibleName(self.tr("Speak clipboard hotkey"))
         self.hotkey_note = QLabel(note)
         self.hotkey_note.setWordWrap(True)
         self.hotkey_note.setVisible(bool(note))
@@ -302,25 +346,25 @@ class SettingsDialog(QDialog):
         return box
 
     def _api_group(self) -> QGroupBox:
-        box = QGroupBox("Local speech API")
+        box = QGroupBox(self.tr("Local speech API"))
         form = QFormLayout(box)
-        enabled = QCheckBox("Serve the OpenAI-style speech &API on this computer")
-        enabled.setAccessibleName("Serve the speech API")
+        enabled = QCheckBox(self.tr("Serve the OpenAI-style speech &API on this computer"))
+        enabled.setAccessibleName(self.tr("Serve the speech API"))
         self._add(form, "api_enabled", "", _Field(enabled, enabled.isChecked, enabled.setChecked))
-        self._add(form, "api_port", "Por&t:", self._number_field("api_port"))
+        self._add(form, "api_port", self.tr("Por&t:"), self._number_field("api_port"))
         key = QLineEdit()
         key.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit)
-        key.setPlaceholderText("No key: only this computer can connect")
-        self._add(form, "api_key", "&Key:", _Field(key, key.text, key.setText))
+        key.setPlaceholderText(self.tr("No key: only this computer can connect"))
+        self._add(form, "api_key", self.tr("&Key:"), _Field(key, key.text, key.setText))
         return box
 
     def _login_group(self) -> QGroupBox:
-        box = QGroupBox("Login")
+        box = QGroupBox(self.tr("Login"))
         layout = QVBoxLayout(box)
-        self.autostart_check = QCheckBox("Start cosydesk when I &log in")
-        self.autostart_check.setAccessibleName("Start cosydesk when I log in")
+        self.autostart_check = QCheckBox(self.tr("Start cosydesk when I &log in"))
+        self.autostart_check.setAccessibleName(plain(self.autostart_check.text()))
         self.autostart_check.setAccessibleDescription(
-            f"Start cosydesk in the tray at login, through {self.autostart.path}"
+            self.tr("Start cosydesk in the tray at login, through {}").format(self.autostart.path)
         )
         layout.addWidget(self.autostart_check)
         return box
@@ -335,7 +379,9 @@ class SettingsDialog(QDialog):
                 continue
             field.widget.setEnabled(False)
             field.note.setText(
-                f"Set by the environment variable {variable}; unset it to change this here."
+                self.tr("Set by the environment variable {}; unset it to change this here.").format(
+                    variable
+                )
             )
             field.note.show()
 
@@ -386,8 +432,10 @@ class SettingsDialog(QDialog):
             self.settings.save()
         except OSError as exc:
             self._show_error(
-                f"The settings could not be saved to {self.settings.path} ({exc.strerror}); "
-                "they apply until cosydesk quits."
+                self.tr(
+                    "The settings could not be saved to {path} ({reason}); "
+                    "they apply until cosydesk quits."
+                ).format(path=self.settings.path, reason=exc.strerror)
             )
             return False
         wanted = self.autostart_check.isChecked()
@@ -408,7 +456,9 @@ class SettingsDialog(QDialog):
     @Slot()
     def _browse_model(self) -> None:
         start = self.model_edit.text() or ""
-        folder = QFileDialog.getExistingDirectory(self, "Choose the CosyVoice3 model folder", start)
+        folder = QFileDialog.getExistingDirectory(
+            self, self.tr("Choose the CosyVoice3 model folder"), start
+        )
         if folder:
             self.model_edit.setText(folder)
 

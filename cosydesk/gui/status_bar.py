@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QSize, Qt, Signal
 from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -17,10 +17,11 @@ from PySide6.QtWidgets import (
 
 from cosydesk.engine.types import EngineStatus, ModelStatus
 from cosydesk.gui.app_state import AppState
+from cosydesk.gui.i18n import QT_TRANSLATE_NOOP
 
 MIB = 1024**2
 GIB = 1024**3
-NO_CUDA = "No CUDA GPU - running on CPU"
+NO_CUDA = QT_TRANSLATE_NOOP("StatusBar", "No CUDA GPU - running on CPU")
 
 
 def _size(n: int) -> str:
@@ -30,23 +31,41 @@ def _size(n: int) -> str:
 def quantization_text(status: EngineStatus) -> tuple[str, str]:
     """(label, tooltip) for the quantisation in effect; says so when it differs from the ask."""
     if status.status != ModelStatus.OK:
-        return "Quantisation: -", "The model is not loaded."
-    label = {"4bit": "4-bit NF4", "8bit": "8-bit", "none": "none"}.get(
-        status.quantization, status.quantization
+        return (
+            QCoreApplication.translate("StatusBar", "Quantisation: -"),
+            QCoreApplication.translate("StatusBar", "The model is not loaded."),
+        )
+    names = {
+        "4bit": QCoreApplication.translate("StatusBar", "4-bit NF4"),
+        "8bit": QCoreApplication.translate("StatusBar", "8-bit"),
+        "none": QCoreApplication.translate("StatusBar", "none"),
+    }
+    label = names.get(status.quantization, status.quantization)
+    text = QCoreApplication.translate("StatusBar", "Quantisation: {}").format(label)
+    precisions = status.precisions
+    tip = QCoreApplication.translate("StatusBar", "LLM: {llm}, flow: {flow}, vocoder: {vocoder}")
+    tip = tip.format(
+        llm=precisions.get("llm", "?"),
+        flow=precisions.get("flow", "?"),
+        vocoder=precisions.get("vocoder", "?"),
     )
-    text = f"Quantisation: {label}"
-    tip = f"LLM: {status.precisions.get('llm', '?')}, flow: {status.precisions.get('flow', '?')}"
-    tip += f", vocoder: {status.precisions.get('vocoder', '?')}"
     if status.quantization_requested == "auto":
-        text += " (automatic)"
-        tip += "\nAutomatic: 4-bit on a CUDA GPU; on the CPU none, which is faster there."
+        text += QCoreApplication.translate("StatusBar", " (automatic)")
+        tip += "\n" + QCoreApplication.translate(
+            "StatusBar", "Automatic: 4-bit on a CUDA GPU; on the CPU none, which is faster there."
+        )
     elif status.quantization_requested and status.quantization_requested != status.quantization:
-        asked = {"4bit": "4-bit", "8bit": "8-bit"}.get(status.quantization_requested, "none")
-        text += f" (asked {asked})"
+        asked = {
+            "4bit": QCoreApplication.translate("StatusBar", "4-bit"),
+            "8bit": QCoreApplication.translate("StatusBar", "8-bit"),
+        }.get(status.quantization_requested, names["none"])
+        text += QCoreApplication.translate("StatusBar", " (asked {})").format(asked)
     if status.quantization_note:
         tip += f"\n{status.quantization_note}"
     if status.text_normalization:
-        tip += f"\nNumbers are read with: {status.text_normalization}"
+        tip += "\n" + QCoreApplication.translate("StatusBar", "Numbers are read with: {}").format(
+            status.text_normalization
+        )
     return text, tip
 
 
@@ -59,33 +78,58 @@ def memory_text(status: EngineStatus) -> tuple[str, str]:
     """
     card = ""
     if status.card_total:
-        card = f"card {_size(status.card_used or 0)} / {_size(status.card_total)}"
+        card = QCoreApplication.translate("StatusBar", "card {used} / {total}").format(
+            used=_size(status.card_used or 0), total=_size(status.card_total)
+        )
     if status.status == ModelStatus.OK and not status.device.startswith("cuda"):
         if not status.card_total:
-            return NO_CUDA, "torch finds no CUDA GPU, so the model runs on the CPU (slowly)."
-        return f"Running on CPU (GPU {card})", "The device setting keeps the model on the CPU."
+            return QCoreApplication.translate("StatusBar", NO_CUDA), QCoreApplication.translate(
+                "StatusBar", "torch finds no CUDA GPU, so the model runs on the CPU (slowly)."
+            )
+        return (
+            QCoreApplication.translate("StatusBar", "Running on CPU (GPU {})").format(card),
+            QCoreApplication.translate(
+                "StatusBar", "The device setting keeps the model on the CPU."
+            ),
+        )
     if status.status != ModelStatus.OK:
         if card:
-            return f"GPU: model not loaded, {card}", status.card_name or ""
-        return "GPU: model not loaded", ""
+            return (
+                QCoreApplication.translate("StatusBar", "GPU: model not loaded, {}").format(card),
+                status.card_name or "",
+            )
+        return QCoreApplication.translate("StatusBar", "GPU: model not loaded"), ""
     on_gpu = sum(c.bytes for c in status.components if c.device.startswith("cuda"))
     model = on_gpu or status.cuda_allocated or 0
-    lines = [f"{c.name}: {_size(c.bytes)} on {c.device} ({c.precision})" for c in status.components]
+    part = QCoreApplication.translate("StatusBar", "{name}: {size} on {device} ({precision})")
+    lines = [
+        part.format(name=c.name, size=_size(c.bytes), device=c.device, precision=c.precision)
+        for c in status.components
+    ]
     if status.cuda_reserved is not None:
-        lines.append(f"kept by this process's allocator: {_size(status.cuda_reserved)}")
+        lines.append(
+            QCoreApplication.translate("StatusBar", "kept by this process's allocator: {}").format(
+                _size(status.cuda_reserved)
+            )
+        )
     if status.card_total:
+        used, total = _size(status.card_used or 0), _size(status.card_total)
         lines.insert(
             0,
-            f"In use on the card: {_size(status.card_used or 0)} of {_size(status.card_total)}, "
-            "as the driver counts it (this app's CUDA context, its allocator's reserve and "
-            f"graph workspaces included, and other programs' use). The model: {_size(model)}.",
+            QCoreApplication.translate(
+                "StatusBar",
+                "In use on the card: {used} of {total}, as the driver counts it (this app's CUDA "
+                "context, its allocator's reserve and graph workspaces included, and other "
+                "programs' use). The model: {model}.",
+            ).format(used=used, total=total, model=_size(model)),
         )
-        text = (
-            f"GPU: {_size(status.card_used or 0)} / {_size(status.card_total)} in use "
-            f"(model {_size(model)})"
-        )
+        text = QCoreApplication.translate(
+            "StatusBar", "GPU: {used} / {total} in use (model {model})"
+        ).format(used=used, total=total, model=_size(model))
     else:
-        text = f"GPU: model {_size(model)}"
+        text = QCoreApplication.translate("StatusBar", "GPU: model {model}").format(
+            model=_size(model)
+        )
     if status.card_name:
         lines.insert(0, status.card_name)
     return text, "\n".join(lines)
@@ -143,10 +187,10 @@ class StatusBar(QStatusBar):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state_label = ElidedLabel("Starting...")
-        self.choose_model_button = QPushButton("Choose the mo&del...")
+        self.state_label = ElidedLabel(self.tr("Starting..."))
+        self.choose_model_button = QPushButton(self.tr("Choose the mo&del..."))
         self.choose_model_button.setAccessibleDescription(
-            "Choose the CosyVoice3 model folder, or download it"
+            self.tr("Choose the CosyVoice3 model folder, or download it")
         )
         self.choose_model_button.clicked.connect(self.choose_model_requested)
         self.choose_model_button.hide()
@@ -155,8 +199,8 @@ class StatusBar(QStatusBar):
         self.progress.setMaximumWidth(140)
         self.progress.setTextVisible(False)
         self.progress.hide()
-        self.quant_label = QLabel("Quantisation: -")
-        self.memory_label = QLabel("GPU: model not loaded")
+        self.quant_label = QLabel(QCoreApplication.translate("StatusBar", "Quantisation: -"))
+        self.memory_label = QLabel(QCoreApplication.translate("StatusBar", "GPU: model not loaded"))
         self.addWidget(self.state_label, 1)
         self.addWidget(self.choose_model_button)
         self.addWidget(self.progress)

@@ -1,13 +1,20 @@
-"""Text files into the editor, and a file name for the speech made from a text. Qt-free."""
+"""Text files into the editor, and a file name for the speech made from a text.
+
+Only QtCore is used, for the translation of the sentences; no QApplication is needed."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from PySide6.QtCore import QCoreApplication
+
+from cosydesk.gui.i18n import QT_TRANSLATE_NOOP
+
 # A novel is a few MB; beyond this it is almost certainly not a text file meant to be read.
 MAX_TEXT_BYTES = 50 * 1024 * 1024
-TEXT_FILTER = "Text files (*.txt *.md *.text);;All files (*)"
+# Shown through QCoreApplication.translate("TextFile", TEXT_FILTER).
+TEXT_FILTER = QT_TRANSLATE_NOOP("TextFile", "Text files (*.txt *.md *.text);;All files (*)")
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -26,25 +33,35 @@ def read_text_file(path: Path) -> tuple[str, str]:
         size = path.stat().st_size
         if size > MAX_TEXT_BYTES:
             raise TextFileError(
-                f"{path.name} is {size / 1e6:.0f} MB, more than the "
-                f"{MAX_TEXT_BYTES / 1e6:.0f} MB a text file can be here: open a smaller part."
+                QCoreApplication.translate(
+                    "TextFile",
+                    "{name} is {size:.0f} MB, more than the {most:.0f} MB a text file can be "
+                    "here: open a smaller part.",
+                ).format(name=path.name, size=size / 1e6, most=MAX_TEXT_BYTES / 1e6)
             )
         data = path.read_bytes()
     except OSError as exc:
-        raise TextFileError(f"{path.name} could not be read: {exc.strerror}.") from exc
+        raise TextFileError(
+            QCoreApplication.translate("TextFile", "{name} could not be read: {reason}.").format(
+                name=path.name, reason=exc.strerror
+            )
+        ) from exc
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise TextFileError(
-            f"{path.name} is not a text file (it holds binary data): choose a .txt file."
+            QCoreApplication.translate(
+                "TextFile", "{} is not a text file (it holds binary data): choose a .txt file."
+            ).format(path.name)
         )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16"), ""
     try:
         return data.decode("utf-8-sig"), ""
     except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace"), (
-            f"{path.name} is not UTF-8; it was read as Windows-1252, so some letters may be "
-            "wrong. Save it as UTF-8 to be sure."
-        )
+        return data.decode("cp1252", errors="replace"), QCoreApplication.translate(
+            "TextFile",
+            "{} is not UTF-8; it was read as Windows-1252, so some letters may be wrong. "
+            "Save it as UTF-8 to be sure.",
+        ).format(path.name)
 
 
 def suggested_wav_name(text: str, source: Path | None = None, words: int = 6) -> str:

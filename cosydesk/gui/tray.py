@@ -28,14 +28,14 @@ class Tray(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.menu = QMenu()
-        self.speak_action = self.menu.addAction("Speak clipboard")
-        self.pause_action = self.menu.addAction("Pause")
-        self.stop_action = self.menu.addAction("Stop")
+        self.speak_action = self.menu.addAction(self.tr("Speak clipboard"))
+        self.pause_action = self.menu.addAction(self.tr("Pause"))
+        self.stop_action = self.menu.addAction(self.tr("Stop"))
         self.menu.addSeparator()
-        self.show_action = self.menu.addAction("Show window")
-        self.settings_action = self.menu.addAction("Settings...")
+        self.show_action = self.menu.addAction(self.tr("Show window"))
+        self.settings_action = self.menu.addAction(self.tr("Settings..."))
         self.menu.addSeparator()
-        self.quit_action = self.menu.addAction("Quit")
+        self.quit_action = self.menu.addAction(self.tr("Quit"))
         self.speak_action.triggered.connect(self.speak_clipboard_requested)
         self.pause_action.triggered.connect(self.pause_requested)
         self.stop_action.triggered.connect(self.stop_requested)
@@ -48,7 +48,7 @@ class Tray(QObject):
         self.icon.activated.connect(self._on_activated)
         self.state = ""
         self.set_hotkey("")
-        self.set_state(AppState.UNLOADED, "Starting...")
+        self.set_state(AppState.UNLOADED, self.tr("Starting..."))
 
     @staticmethod
     def available() -> bool:
@@ -67,7 +67,7 @@ class Tray(QObject):
 
     def set_hotkey(self, hotkey: str) -> None:
         """Show the global hotkey beside "Speak clipboard" (menus put text after a tab right)."""
-        self.speak_action.setText("Speak clipboard" + (f"\t{hotkey}" if hotkey else ""))
+        self.speak_action.setText(self.tr("Speak clipboard") + (f"\t{hotkey}" if hotkey else ""))
 
     def set_state(self, state: str, detail: str) -> None:
         """Switch icon and tooltip to `state`; Pause/Stop are enabled only while speaking."""
@@ -76,7 +76,9 @@ class Tray(QObject):
         self.icon.setToolTip(f"{_TOOLTIP_TITLE} - {detail}" if detail else _TOOLTIP_TITLE)
         speaking = state in (AppState.SPEAKING, AppState.PAUSED)
         self.pause_action.setEnabled(speaking)
-        self.pause_action.setText("Resume" if state == AppState.PAUSED else "Pause")
+        self.pause_action.setText(
+            self.tr("Resume") if state == AppState.PAUSED else self.tr("Pause")
+        )
         self.stop_action.setEnabled(speaking)
 
     def notify(self, title: str, message: str, *, warning: bool = False) -> bool:

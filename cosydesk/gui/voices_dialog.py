@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QDialog,
@@ -25,6 +25,7 @@ from cosydesk.engine.errors import EngineError
 from cosydesk.gui.a11y import accessible
 from cosydesk.gui.add_voice_dialog import AddVoiceDialog
 from cosydesk.gui.confirm import confirm
+from cosydesk.gui.i18n import QT_TRANSLATE_NOOP
 from cosydesk.gui.record_dialog import RecordDialog
 from cosydesk.gui.voice_adding import VoiceAdding
 
@@ -33,11 +34,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EMPTY_TEXT = (
+EMPTY_TEXT = QT_TRANSLATE_NOOP(
+    "VoicesDialog",
     "No voices yet. CosyVoice3 speaks like a short example: add a clip of someone speaking "
-    "(with what it says), or record your own voice."
+    "(with what it says), or record your own voice.",
 )
-TRY_TEXT = "Hello! This is how I sound when I read your text aloud."
+# Spoken by Try it, so a person hears the voice read their own language.
+TRY_TEXT = QT_TRANSLATE_NOOP(
+    "VoicesDialog", "Hello! This is how I sound when I read your text aloud."
+)
+
+
+def try_text() -> str:
+    """The sentence Try it speaks, in the interface's language."""
+    return QCoreApplication.translate("VoicesDialog", TRY_TEXT)
 
 
 class VoicesDialog(QDialog):
@@ -50,7 +60,7 @@ class VoicesDialog(QDialog):
         self.controller = controller
         self.settings = controller.settings
         self.library = controller.library
-        self.setWindowTitle("Voices")
+        self.setWindowTitle(self.tr("Voices"))
         self.resize(620, 400)
         self.adding = VoiceAdding(controller, self)
         self.adding.added.connect(self._on_added)
@@ -58,7 +68,9 @@ class VoicesDialog(QDialog):
         self.adding.changed.connect(self._show_busy)
 
         self.list = accessible(
-            QListWidget(), "Voices", "The voices in the library; the default voice is in bold"
+            QListWidget(),
+            self.tr("Voices"),
+            self.tr("The voices in the library; the default voice is in bold"),
         )
         self.list.currentItemChanged.connect(self._on_current)
         self.details = QLabel()
@@ -66,25 +78,25 @@ class VoicesDialog(QDialog):
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.busy_label = QLabel()
         self.busy_label.setWordWrap(True)
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton(self.tr("Cancel"))
         self.cancel_button.clicked.connect(self.adding.cancel_all)
-        self.add_button = QPushButton("&Add from file...")
-        self.record_button = QPushButton("&Record...")
-        self.rename_button = QPushButton("Re&name...")
-        self.delete_button = QPushButton("&Delete")
-        self.default_button = QPushButton("Use as de&fault")  # Alt+D is Delete's
-        self.try_button = QPushButton("&Try it")
-        self.try_button.setToolTip("Hear the selected voice read a short sentence")
-        self.close_button = QPushButton("Close")
+        self.add_button = QPushButton(self.tr("&Add from file..."))
+        self.record_button = QPushButton(self.tr("&Record..."))
+        self.rename_button = QPushButton(self.tr("Re&name..."))
+        self.delete_button = QPushButton(self.tr("&Delete"))
+        self.default_button = QPushButton(self.tr("Use as de&fault"))  # Alt+D is Delete's
+        self.try_button = QPushButton(self.tr("&Try it"))
+        self.try_button.setToolTip(self.tr("Hear the selected voice read a short sentence"))
+        self.close_button = QPushButton(self.tr("Close"))
         for button, description in (
-            (self.cancel_button, "Stop adding the voice"),
-            (self.add_button, "Add a voice from an audio clip and what it says"),
-            (self.record_button, "Record a voice with the microphone"),
-            (self.rename_button, "Give the selected voice another name"),
-            (self.delete_button, "Delete the selected voice and its clip"),
-            (self.default_button, "Read with the selected voice when no other is picked"),
-            (self.try_button, "Hear the selected voice read a short sentence"),
-            (self.close_button, "Close the voices window"),
+            (self.cancel_button, self.tr("Stop adding the voice")),
+            (self.add_button, self.tr("Add a voice from an audio clip and what it says")),
+            (self.record_button, self.tr("Record a voice with the microphone")),
+            (self.rename_button, self.tr("Give the selected voice another name")),
+            (self.delete_button, self.tr("Delete the selected voice and its clip")),
+            (self.default_button, self.tr("Read with the selected voice when no other is picked")),
+            (self.try_button, self.tr("Hear the selected voice read a short sentence")),
+            (self.close_button, self.tr("Close the voices window")),
         ):
             button.setAccessibleDescription(description)
         self.add_button.clicked.connect(self.add_from_file)
@@ -131,8 +143,11 @@ class VoicesDialog(QDialog):
             log.warning("Could not list the voices: %s", exc)
             voices = []
         for info in voices:
-            label = f"{info.name}  ({info.duration_s:.1f} s)"
-            item = QListWidgetItem(label + ("  - default" if info.name == default else ""))
+            if info.name == default:
+                label = self.tr("{name}  ({seconds:.1f} s)  - default")
+            else:
+                label = self.tr("{name}  ({seconds:.1f} s)")
+            item = QListWidgetItem(label.format(name=info.name, seconds=info.duration_s))
             item.setData(Qt.ItemDataRole.UserRole, info.name)
             item.setToolTip(info.transcript)
             if info.name == default:
@@ -162,10 +177,14 @@ class VoicesDialog(QDialog):
             button.setEnabled(name is not None)
         self.default_button.setEnabled(name is not None)
         if name is None:
-            self.details.setText(EMPTY_TEXT)
+            self.details.setText(self.tr(EMPTY_TEXT))
             return
         item = self.list.currentItem()
-        self.details.setText(f"<b>{_escape(name)}</b> says: \u201c{_escape(item.toolTip())}\u201d")
+        self.details.setText(
+            self.tr("<b>{name}</b> says: \u201c{transcript}\u201d").format(
+                name=_escape(name), transcript=_escape(item.toolTip())
+            )
+        )
 
     # -- adding -----------------------------------------------------------------------------
 
@@ -200,10 +219,13 @@ class VoicesDialog(QDialog):
     @Slot()
     def _show_busy(self) -> None:
         busy = self.adding.busy
-        names = ", ".join(f"'{name}'" for name in self.adding.names())
+        quoted = self.tr("'{}'")
+        names = self.tr(", ").join(quoted.format(name) for name in self.adding.names())
         self.busy_label.setText(
-            f"Adding {names}: checking the clip and preparing it with the model (the model "
-            "loads first if needed)..."
+            self.tr(
+                "Adding {}: checking the clip and preparing it with the model (the model "
+                "loads first if needed)..."
+            ).format(names)
             if busy
             else ""
         )
@@ -217,7 +239,9 @@ class VoicesDialog(QDialog):
 
     @Slot(str, str)
     def _on_add_failed(self, name: str, message: str) -> None:
-        self._error(f"The voice '{name}' was not added. {message}")
+        self._error(
+            self.tr("The voice '{name}' was not added. {reason}").format(name=name, reason=message)
+        )
 
     # -- rename, delete, default ------------------------------------------------------------
 
@@ -226,14 +250,16 @@ class VoicesDialog(QDialog):
         """Speak a sample sentence with the selected voice (the model loads first if needed)."""
         name = self.selected_name()
         if name is not None:
-            self.controller.speak(TRY_TEXT, name)
+            self.controller.speak(try_text(), name)
 
     @Slot()
     def rename_selected(self) -> None:
         old = self.selected_name()
         if old is None:
             return
-        new, ok = QInputDialog.getText(self, "Rename voice", f"New name for '{old}':", text=old)
+        new, ok = QInputDialog.getText(
+            self, self.tr("Rename voice"), self.tr("New name for '{}':").format(old), text=old
+        )
         new = new.strip()
         if not ok or not new or new == old:
             return
@@ -252,8 +278,8 @@ class VoicesDialog(QDialog):
         name = self.selected_name()
         if name is None:
             return
-        question = f"Delete the voice '{name}' and its clip? This cannot be undone."
-        if not confirm(self, "Delete voice", question):
+        question = self.tr("Delete the voice '{}' and its clip? This cannot be undone.")
+        if not confirm(self, self.tr("Delete voice"), question.format(name)):
             return
         try:
             self.library.delete(name)
@@ -278,10 +304,10 @@ class VoicesDialog(QDialog):
         try:
             self.settings.save()
         except OSError as exc:
-            self._error(f"The default voice could not be saved ({exc.strerror}).")
+            self._error(self.tr("The default voice could not be saved ({}).").format(exc.strerror))
 
     def _error(self, message: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning, "Voices", message, parent=self)
+        box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Voices"), message, parent=self)
         box.open()
         self.error_box = box
 

@@ -78,3 +78,31 @@ def make_controller(qtbot, library) -> Iterator:
     yield make
     for controller in made:
         assert controller.shutdown(20000), "the worker thread did not stop"
+
+
+@pytest.fixture
+def language(qapp) -> Iterator:
+    """Installs the interface translation for a locale name ("zh_CN", "en_US") as the app does at
+    start, and removes it after the test: build the widgets after calling it."""
+    from PySide6.QtCore import QLocale
+
+    from cosydesk.gui.i18n import install_translation
+
+    installed = []
+
+    def use(name: str):
+        translation = install_translation(QLocale(name))
+        installed.append(translation)
+        return translation
+
+    yield use
+    for translation in installed:
+        translation.remove()
+
+
+@pytest.fixture
+def chinese(language):
+    """The Simplified Chinese translation installed for the test (widgets built after it)."""
+    translation = language("zh_CN")
+    assert translation.language == "zh_CN", "cosydesk_zh_CN.qm did not load"
+    return translation

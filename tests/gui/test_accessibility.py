@@ -140,7 +140,9 @@ def _mnemonics(window: QWidget) -> Iterator[tuple[str, str]]:
                 yield letter, text
 
 
-def test_no_two_controls_of_a_window_share_a_mnemonic(windows) -> None:
+def mnemonic_problems(windows: list[QWidget]) -> list[str]:
+    """Each Alt+letter that two controls of a window share, and each label that shows a literal
+    '&' (its mnemonic leads nowhere); empty when there are none."""
     problems = []
     for window in windows:
         for state in _tab_states(window):
@@ -159,6 +161,18 @@ def test_no_two_controls_of_a_window_share_a_mnemonic(windows) -> None:
             letters = [letter for letter in letters if letter]
             if len(letters) != len(set(letters)):
                 problems.append(f"{window.windowTitle()}: menu {menu.title()!r} repeats {letters}")
+    return problems
+
+
+def test_no_two_controls_of_a_window_share_a_mnemonic(windows) -> None:
+    problems = mnemonic_problems(windows)
+    assert not problems, "\n".join(problems)
+
+
+def test_no_two_controls_share_a_mnemonic_in_chinese_either(chinese, windows) -> None:
+    # Chinese labels carry the letter at their end, "删除(&D)"; the letters must stay unique.
+    assert any("(&" in button.text() for w in windows for button in w.findChildren(QAbstractButton))
+    problems = mnemonic_problems(windows)
     assert not problems, "\n".join(problems)
 
 
