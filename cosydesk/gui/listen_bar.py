@@ -48,18 +48,18 @@ class ListenBar(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
 
-        self.previous_button = QPushButton("Previous sentence")
-        self.previous_button.setToolTip("Go back one sentence (Alt+Left)")
-        self.previous_button.setAccessibleName("Previous sentence")
-        self.next_button = QPushButton("Next sentence")
-        self.next_button.setToolTip("Skip to the next sentence (Alt+Right)")
-        self.next_button.setAccessibleName("Next sentence")
+        self.previous_button = QPushButton(self.tr("Previous sentence"))
+        self.previous_button.setToolTip(self.tr("Go back one sentence (Alt+Left)"))
+        self.previous_button.setAccessibleName(self.tr("Previous sentence"))
+        self.next_button = QPushButton(self.tr("Next sentence"))
+        self.next_button.setToolTip(self.tr("Skip to the next sentence (Alt+Right)"))
+        self.next_button.setAccessibleName(self.tr("Next sentence"))
         self.previous_button.clicked.connect(lambda: controller.skip(-1))
         self.next_button.clicked.connect(lambda: controller.skip(1))
 
         speed = option("speed")
         assert speed.minimum is not None and speed.maximum is not None
-        self.speed_label = QLabel("Sp&eed:")
+        self.speed_label = QLabel(self.tr("Sp&eed:"))
         self.speed_box = QDoubleSpinBox()
         self.speed_box.setDecimals(2)
         self.speed_box.setRange(speed.minimum, speed.maximum)
@@ -68,22 +68,22 @@ class ListenBar(QWidget):
         # Typing "1.25" must not restart the speech at 1, then 1.2, then 1.25: the value
         # counts once typed (Enter, or focus elsewhere), or at once with the arrows.
         self.speed_box.setKeyboardTracking(False)
-        self.speed_box.setAccessibleName("Speed")
+        self.speed_box.setAccessibleName(self.tr("Speed"))
         self.speed_box.setToolTip(f"{speed.description} It applies from the next part on.")
         self.speed_label.setBuddy(self.speed_box)
 
         volume = option("volume")
         assert volume.minimum is not None and volume.maximum is not None
-        self.volume_label = QLabel("Vo&lume:")
+        self.volume_label = QLabel(self.tr("Vo&lume:"))
         self.volume_slider = QSlider(Qt.Orientation.Horizontal)
         self.volume_slider.setRange(int(volume.minimum), int(volume.maximum))
         self.volume_slider.setMaximumWidth(140)
-        self.volume_slider.setAccessibleName("Volume")
+        self.volume_slider.setAccessibleName(self.tr("Volume"))
         self.volume_slider.setToolTip(volume.description)
         self.volume_label.setBuddy(self.volume_slider)
 
         self.time_label = QLabel("")
-        self.time_label.setAccessibleDescription("Time heard, and time left of the speech")
+        self.time_label.setAccessibleDescription(self.tr("Time heard, and time left of the speech"))
         layout.addWidget(self.previous_button)
         layout.addWidget(self.next_button)
         layout.addStretch(1)

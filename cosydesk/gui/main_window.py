@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -38,7 +38,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PLACEHOLDER = "Type or paste the text to read aloud, then press Speak (Ctrl+Enter)."
+PLACEHOLDER = str(
+    QT_TRANSLATE_NOOP(
+        "MainWindow", "Type or paste the text to read aloud, then press Speak (Ctrl+Enter)."
+    )
+)
 
 
 class MainWindow(QMainWindow):
@@ -85,15 +89,17 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         top = QHBoxLayout()
-        self.voice_label = QLabel("&Voice:")
+        self.voice_label = QLabel(self.tr("&Voice:"))
         self.voice_combo = QComboBox()
         self.voice_combo.setMinimumWidth(220)
         self.voice_label.setBuddy(self.voice_combo)
-        accessible(self.voice_combo, "Voice", "The voice that reads the text aloud")
+        accessible(
+            self.voice_combo, self.tr("Voice"), self.tr("The voice that reads the text aloud")
+        )
         self.voice_combo.activated.connect(self._voice_picked)
-        self.manage_voices_button = QPushButton("&Manage voices...")
+        self.manage_voices_button = QPushButton(self.tr("&Manage voices..."))
         self.manage_voices_button.setAccessibleDescription(
-            "Add a voice from a clip or the microphone; rename or delete voices"
+            self.tr("Add a voice from a clip or the microphone; rename or delete voices")
         )
         self.manage_voices_button.clicked.connect(self.voices_requested)
         top.addWidget(self.voice_label)
@@ -104,12 +110,14 @@ class MainWindow(QMainWindow):
 
         self.editor = TextEditor()
         self.editor.file_dropped.connect(self.load_text_file)
-        self.editor.setPlaceholderText(PLACEHOLDER)
+        self.editor.setPlaceholderText(QCoreApplication.translate("MainWindow", PLACEHOLDER))
         self.editor.setTabChangesFocus(True)  # Tab moves on to the buttons
         accessible(
             self.editor,
-            "Text to read",
-            "Type or paste the text to read aloud; Ctrl+Enter reads it, Ctrl+S saves it as WAV",
+            self.tr("Text to read"),
+            self.tr(
+                "Type or paste the text to read aloud; Ctrl+Enter reads it, Ctrl+S saves it as WAV"
+            ),
         )
         layout.addWidget(self.editor, 1)
         self.highlighter = ReadingHighlighter(self.editor, self.controller)
@@ -124,26 +132,30 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.listen_bar)
 
         buttons = QHBoxLayout()
-        self.speak_button = QPushButton("&Speak")
+        self.speak_button = QPushButton(self.tr("&Speak"))
         self.speak_button.setDefault(True)
-        self.speak_button.setToolTip("Read the text aloud (Ctrl+Enter)")
-        self.pause_button = QPushButton("&Pause")
-        self.stop_button = QPushButton("S&top")
-        self.stop_button.setToolTip("Stop speaking (Esc)")
-        self.save_button = QPushButton("Save as &WAV...")
+        self.speak_button.setToolTip(self.tr("Read the text aloud (Ctrl+Enter)"))
+        self.pause_button = QPushButton(self.tr("&Pause"))
+        self.stop_button = QPushButton(self.tr("S&top"))
+        self.stop_button.setToolTip(self.tr("Stop speaking (Esc)"))
+        self.save_button = QPushButton(self.tr("Save as &WAV..."))
         self.speak_button.setAccessibleDescription(
-            "Read the text aloud, or only the selection when there is one (Ctrl+Enter)"
+            self.tr("Read the text aloud, or only the selection when there is one (Ctrl+Enter)")
         )
-        self.pause_button.setAccessibleDescription("Pause the reading, or resume it (Ctrl+P)")
-        self.stop_button.setAccessibleDescription("Stop reading (Esc)")
+        self.pause_button.setAccessibleDescription(
+            self.tr("Pause the reading, or resume it (Ctrl+P)")
+        )
+        self.stop_button.setAccessibleDescription(self.tr("Stop reading (Esc)"))
         self.save_button.setAccessibleDescription(
-            "Save the text, read aloud, as a WAV file (Ctrl+S)"
+            self.tr("Save the text, read aloud, as a WAV file (Ctrl+S)")
         )
-        self.from_cursor_button = QPushButton("From c&ursor")
-        self.from_cursor_button.setToolTip("Read from the text cursor on (Ctrl+Shift+Enter)")
-        self.continue_button = QPushButton("Co&ntinue")
+        self.from_cursor_button = QPushButton(self.tr("From c&ursor"))
+        self.from_cursor_button.setToolTip(
+            self.tr("Read from the text cursor on (Ctrl+Shift+Enter)")
+        )
+        self.continue_button = QPushButton(self.tr("Co&ntinue"))
         self.continue_button.setToolTip(
-            "Read on from where the last reading of this text stopped (Ctrl+Shift+R)"
+            self.tr("Read on from where the last reading of this text stopped (Ctrl+Shift+R)")
         )
         self.continue_button.setEnabled(False)
         self.speak_button.clicked.connect(self.speak)
@@ -176,37 +188,39 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
+        file_menu = bar.addMenu(self.tr("&File"))
         self.open_action = self._action(
-            "&Open text...", self.open_text, QKeySequence.StandardKey.Open
+            self.tr("&Open text..."), self.open_text, QKeySequence.StandardKey.Open
         )
         file_menu.addAction(self.open_action)
         self.save_action = self._action(
-            "Save as &WAV...", self.save_as, QKeySequence.StandardKey.Save
+            self.tr("Save as &WAV..."), self.save_as, QKeySequence.StandardKey.Save
         )
         file_menu.addAction(self.save_action)
         file_menu.addSeparator()
-        file_menu.addAction(self._action("&Close window", self.close, "Ctrl+W"))
+        file_menu.addAction(self._action(self.tr("&Close window"), self.close, "Ctrl+W"))
         file_menu.addAction(
-            self._action("&Quit", self.quit_requested, QKeySequence.StandardKey.Quit)
+            self._action(self.tr("&Quit"), self.quit_requested, QKeySequence.StandardKey.Quit)
         )
         # Alt+S is the Speak button's, Alt+T the Stop button's.
-        speech = bar.addMenu("Spee&ch")
-        self.speak_action = self._action("&Speak", self.speak, "Ctrl+Return")
-        self.pause_action = self._action("&Pause / Resume", self.controller.toggle_pause, "Ctrl+P")
-        self.stop_action = self._action("S&top", self.controller.stop, "Esc")
+        speech = bar.addMenu(self.tr("Spee&ch"))
+        self.speak_action = self._action(self.tr("&Speak"), self.speak, "Ctrl+Return")
+        self.pause_action = self._action(
+            self.tr("&Pause / Resume"), self.controller.toggle_pause, "Ctrl+P"
+        )
+        self.stop_action = self._action(self.tr("S&top"), self.controller.stop, "Esc")
         self.from_cursor_action = self._action(
-            "Read from the &cursor", self.speak_from_cursor, "Ctrl+Shift+Return"
+            self.tr("Read from the &cursor"), self.speak_from_cursor, "Ctrl+Shift+Return"
         )
         self.continue_action = self._action(
-            "Co&ntinue where it stopped", self.continue_reading, "Ctrl+Shift+R"
+            self.tr("Co&ntinue where it stopped"), self.continue_reading, "Ctrl+Shift+R"
         )
         self.continue_action.setEnabled(False)
         self.previous_action = self._action(
-            "Pre&vious sentence", lambda: self.controller.skip(-1), "Alt+Left"
+            self.tr("Pre&vious sentence"), lambda: self.controller.skip(-1), "Alt+Left"
         )
         self.next_action = self._action(
-            "Ne&xt sentence", lambda: self.controller.skip(1), "Alt+Right"
+            self.tr("Ne&xt sentence"), lambda: self.controller.skip(1), "Alt+Right"
         )
         for action in (
             self.speak_action,
@@ -218,12 +232,12 @@ class MainWindow(QMainWindow):
             self.next_action,
         ):
             speech.addAction(action)
-        tools = bar.addMenu("T&ools")
-        tools.addAction(self._action("&Voices...", self.voices_requested))
-        tools.addAction(self._action("&Settings...", self.settings_requested, "Ctrl+,"))
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self._action("Open the &log folder", self.open_log_folder))
-        help_menu.addAction(self._action("&About cosydesk", self.about))
+        tools = bar.addMenu(self.tr("T&ools"))
+        tools.addAction(self._action(self.tr("&Voices..."), self.voices_requested))
+        tools.addAction(self._action(self.tr("&Settings..."), self.settings_requested, "Ctrl+,"))
+        help_menu = bar.addMenu(self.tr("&Help"))
+        help_menu.addAction(self._action(self.tr("Open the &log folder"), self.open_log_folder))
+        help_menu.addAction(self._action(self.tr("&About cosydesk"), self.about))
 
     @Slot()
     def open_log_folder(self) -> None:
@@ -257,7 +271,7 @@ class MainWindow(QMainWindow):
             log.warning("Could not list the voices: %s", exc)
             names = []
         if not names:
-            self.voice_combo.addItem("No voices yet - add one", None)
+            self.voice_combo.addItem(self.tr("No voices yet - add one"), None)
             self.voice_combo.setEnabled(False)
             return
         self.voice_combo.setEnabled(True)
@@ -331,7 +345,9 @@ class MainWindow(QMainWindow):
         self.pause_action.setEnabled(speaking)
         self.stop_button.setEnabled(speaking)
         self.stop_action.setEnabled(speaking)
-        self.pause_button.setText("&Resume" if state == AppState.PAUSED else "&Pause")
+        self.pause_button.setText(
+            self.tr("&Resume") if state == AppState.PAUSED else self.tr("&Pause")
+        )
         self.previous_action.setEnabled(speaking)
         self.next_action.setEnabled(speaking)
         self.listen_bar.set_speaking(speaking)

@@ -50,13 +50,13 @@ class TrayListenMenu(QObject):
         super().__init__(menu)
         self.controller = controller
         self.settings = controller.settings
-        self.previous_action = QAction("Previous sentence", menu)
-        self.next_action = QAction("Next sentence", menu)
+        self.previous_action = QAction(self.tr("Previous sentence"), menu)
+        self.next_action = QAction(self.tr("Next sentence"), menu)
         self.previous_action.triggered.connect(lambda: controller.skip(-1))
         self.next_action.triggered.connect(lambda: controller.skip(1))
-        self.voice_menu = QMenu("Voice", menu)
-        self.speed_menu = QMenu("Speed", menu)
-        self.volume_menu = QMenu("Volume", menu)
+        self.voice_menu = QMenu(self.tr("Voice"), menu)
+        self.speed_menu = QMenu(self.tr("Speed"), menu)
+        self.volume_menu = QMenu(self.tr("Volume"), menu)
         for action in (self.previous_action, self.next_action):
             menu.insertAction(before, action)
         menu.insertSeparator(before)
@@ -95,7 +95,7 @@ class TrayListenMenu(QObject):
             names = []
         if not names:
             self.voice_menu.clear()
-            self.voice_menu.addAction("No voices yet").setEnabled(False)
+            self.voice_menu.addAction(self.tr("No voices yet")).setEnabled(False)
             return
         current = self.controller.voice() or names[0]
         self._choices(self.voice_menu, [(n, n) for n in names], current, self.controller.set_voice)

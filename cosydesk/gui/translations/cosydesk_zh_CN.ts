@@ -272,6 +272,208 @@
     </message>
 </context>
 <context>
+    <name>ListenBar</name>
+    <message>
+        <source>Previous sentence</source>
+        <translation>上一句</translation>
+    </message>
+    <message>
+        <source>Go back one sentence (Alt+Left)</source>
+        <translation>后退一句（Alt+Left）</translation>
+    </message>
+    <message>
+        <source>Next sentence</source>
+        <translation>下一句</translation>
+    </message>
+    <message>
+        <source>Skip to the next sentence (Alt+Right)</source>
+        <translation>跳到下一句（Alt+Right）</translation>
+    </message>
+    <message>
+        <source>Sp&amp;eed:</source>
+        <translation>语速(&amp;E)：</translation>
+    </message>
+    <message>
+        <source>Speed</source>
+        <translation>语速</translation>
+    </message>
+    <message>
+        <source>Vo&amp;lume:</source>
+        <translation>音量(&amp;L)：</translation>
+    </message>
+    <message>
+        <source>Volume</source>
+        <translation>音量</translation>
+    </message>
+    <message>
+        <source>Time heard, and time left of the speech</source>
+        <translation>已听时间和剩余时间</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>Type or paste the text to read aloud, then press Speak (Ctrl+Enter).</source>
+        <translation>输入或粘贴要朗读的文本，然后按“朗读”（Ctrl+Enter）。</translation>
+    </message>
+    <message>
+        <source>&amp;Voice:</source>
+        <translation>声音(&amp;V)：</translation>
+    </message>
+    <message>
+        <source>Voice</source>
+        <translation>声音</translation>
+    </message>
+    <message>
+        <source>The voice that reads the text aloud</source>
+        <translation>朗读文本所用的声音</translation>
+    </message>
+    <message>
+        <source>&amp;Manage voices...</source>
+        <translation>管理声音(&amp;M)...</translation>
+    </message>
+    <message>
+        <source>Add a voice from a clip or the microphone; rename or delete voices</source>
+        <translation>从音频片段或麦克风添加声音；重命名或删除声音</translation>
+    </message>
+    <message>
+        <source>Text to read</source>
+        <translation>要朗读的文本</translation>
+    </message>
+    <message>
+        <source>Type or paste the text to read aloud; Ctrl+Enter reads it, Ctrl+S saves it as WAV</source>
+        <translation>输入或粘贴要朗读的文本；Ctrl+Enter 朗读，Ctrl+S 保存为 WAV</translation>
+    </message>
+    <message>
+        <source>&amp;Speak</source>
+        <translation>朗读(&amp;S)</translation>
+    </message>
+    <message>
+        <source>Read the text aloud (Ctrl+Enter)</source>
+        <translation>朗读文本（Ctrl+Enter）</translation>
+    </message>
+    <message>
+        <source>&amp;Pause</source>
+        <translation>暂停(&amp;P)</translation>
+    </message>
+    <message>
+        <source>S&amp;top</source>
+        <translation>停止(&amp;T)</translation>
+    </message>
+    <message>
+        <source>Stop speaking (Esc)</source>
+        <translation>停止朗读（Esc）</translation>
+    </message>
+    <message>
+        <source>Save as &amp;WAV...</source>
+        <translation>另存为 WAV(&amp;W)...</translation>
+    </message>
+    <message>
+        <source>Read the text aloud, or only the selection when there is one (Ctrl+Enter)</source>
+        <translation>朗读文本；有选中内容时只朗读选中部分（Ctrl+Enter）</translation>
+    </message>
+    <message>
+        <source>Pause the reading, or resume it (Ctrl+P)</source>
+        <translation>暂停或继续朗读（Ctrl+P）</translation>
+    </message>
+    <message>
+        <source>Stop reading (Esc)</source>
+        <translation>停止朗读（Esc）</translation>
+    </message>
+    <message>
+        <source>Save the text, read aloud, as a WAV file (Ctrl+S)</source>
+        <translation>将文本朗读并保存为 WAV 文件（Ctrl+S）</translation>
+    </message>
+    <message>
+        <source>From c&amp;ursor</source>
+        <translation>从光标处(&amp;U)</translation>
+    </message>
+    <message>
+        <source>Read from the text cursor on (Ctrl+Shift+Enter)</source>
+        <translation>从文本光标处开始朗读（Ctrl+Shift+Enter）</translation>
+    </message>
+    <message>
+        <source>Co&amp;ntinue</source>
+        <translation>继续(&amp;N)</translation>
+    </message>
+    <message>
+        <source>Read on from where the last reading of this text stopped (Ctrl+Shift+R)</source>
+        <translation>从上次朗读此文本停下的地方继续（Ctrl+Shift+R）</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>文件(&amp;F)</translation>
+    </message>
+    <message>
+        <source>&amp;Open text...</source>
+        <translation>打开文本(&amp;O)...</translation>
+    </message>
+    <message>
+        <source>&amp;Close window</source>
+        <translation>关闭窗口(&amp;C)</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>退出(&amp;Q)</translation>
+    </message>
+    <message>
+        <source>Spee&amp;ch</source>
+        <translation>朗读(&amp;C)</translation>
+    </message>
+    <message>
+        <source>&amp;Pause / Resume</source>
+        <translation>暂停/继续(&amp;P)</translation>
+    </message>
+    <message>
+        <source>Read from the &amp;cursor</source>
+        <translation>从光标处朗读(&amp;C)</translation>
+    </message>
+    <message>
+        <source>Co&amp;ntinue where it stopped</source>
+        <translation>从停下处继续(&amp;N)</translation>
+    </message>
+    <message>
+        <source>Pre&amp;vious sentence</source>
+        <translation>上一句(&amp;V)</translation>
+    </message>
+    <message>
+        <source>Ne&amp;xt sentence</source>
+        <translation>下一句(&amp;X)</translation>
+    </message>
+    <message>
+        <source>T&amp;ools</source>
+        <translation>工具(&amp;O)</translation>
+    </message>
+    <message>
+        <source>&amp;Voices...</source>
+        <translation>声音(&amp;V)...</translation>
+    </message>
+    <message>
+        <source>&amp;Settings...</source>
+        <translation>设置(&amp;S)...</translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation>帮助(&amp;H)</translation>
+    </message>
+    <message>
+        <source>Open the &amp;log folder</source>
+        <translation>打开日志文件夹(&amp;L)</translation>
+    </message>
+    <message>
+        <source>&amp;About cosydesk</source>
+        <translation>关于 cosydesk(&amp;A)</translation>
+    </message>
+    <message>
+        <source>No voices yet - add one</source>
+        <translation>还没有声音 - 请添加一个</translation>
+    </message>
+    <message>
+        <source>&amp;Resume</source>
+        <translation>继续(&amp;R)</translation>
+    </message>
+</context>
+<context>
     <name>Notice</name>
     <message>
         <source>Error: </source>
@@ -783,6 +985,33 @@
     <message>
         <source>Resume</source>
         <translation>继续</translation>
+    </message>
+</context>
+<context>
+    <name>TrayListenMenu</name>
+    <message>
+        <source>Previous sentence</source>
+        <translation>上一句</translation>
+    </message>
+    <message>
+        <source>Next sentence</source>
+        <translation>下一句</translation>
+    </message>
+    <message>
+        <source>Voice</source>
+        <translation>声音</translation>
+    </message>
+    <message>
+        <source>Speed</source>
+        <translation>语速</translation>
+    </message>
+    <message>
+        <source>Volume</source>
+        <translation>音量</translation>
+    </message>
+    <message>
+        <source>No voices yet</source>
+        <translation>还没有声音</translation>
     </message>
 </context>
 <context>
