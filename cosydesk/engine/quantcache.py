@@ -192,21 +192,27 @@ class QuantCache:
 # -- the layers an entry holds ---------------------------------------------------------------
 
 
+def empty_nf4_linear(bnb: Any, lin: torch.nn.Linear, compute_dtype: torch.dtype) -> Any:
+    """An NF4 Linear4bit shaped like `lin`, on the meta device, waiting for its weight: one
+    construction for layers quantised now and layers read back from the cache."""
+    return bnb.nn.Linear4bit(
+        lin.in_features,
+        lin.out_features,
+        bias=lin.bias is not None,
+        compute_dtype=compute_dtype,
+        compress_statistics=True,
+        quant_type="nf4",
+        device="meta",
+    )
+
+
 def build_4bit(stored: dict[str, torch.Tensor], bnb: Any, compute_dtype, device):
     """Build Linear4bit layers from the tensors a cache entry holds (see `layer_tensors`)."""
 
     def make(name: str, lin: torch.nn.Linear) -> torch.nn.Module:
         prefix = f"{name}.qs."
         stats = {k[len(prefix) :]: v for k, v in stored.items() if k.startswith(prefix)}
-        q = bnb.nn.Linear4bit(
-            lin.in_features,
-            lin.out_features,
-            bias=lin.bias is not None,
-            compute_dtype=compute_dtype,
-            compress_statistics=True,
-            quant_type="nf4",
-            device="meta",
-        )
+        q = empty_nf4_linear(bnb, lin, compute_dtype)
         weight = bnb.nn.Params4bit.from_prequantized(
             stored[f"{name}.weight"], stats, requires_grad=False, device=device, module=q
         )

@@ -129,16 +129,10 @@ def _probe(layer: torch.nn.Module, device: torch.device) -> None:
 
 
 def _to_4bit(bnb: Any, compute_dtype: torch.dtype, device: torch.device):
+    from cosydesk.engine.quantcache import empty_nf4_linear
+
     def make(_name: str, lin: torch.nn.Linear) -> torch.nn.Module:
-        q = bnb.nn.Linear4bit(
-            lin.in_features,
-            lin.out_features,
-            bias=lin.bias is not None,
-            compute_dtype=compute_dtype,
-            compress_statistics=True,
-            quant_type="nf4",
-            device="meta",
-        )
+        q = empty_nf4_linear(bnb, lin, compute_dtype)
         q.weight = bnb.nn.Params4bit(
             lin.weight.data, requires_grad=False, quant_type="nf4", compress_statistics=True
         )
