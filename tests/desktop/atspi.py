@@ -121,8 +121,10 @@ class Accessibility:
         yield node
         if depth > 30 or (node.role in HIDES_SUBTREE and "showing" not in node.states):
             return
-        for child_bus, child_path in children:
-            yield from self.walk(child_bus, child_path, depth + 1)
+        for child in children:
+            # An object that left while it was asked answers with an error body, not a pair.
+            if isinstance(child, tuple) and len(child) == 2:
+                yield from self.walk(child[0], child[1], depth + 1)
 
     def children(self, node: Node) -> list[Node]:
         refs = self._call(node.bus, node.path, ACCESSIBLE, "GetChildren")[0]
