@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from cosydesk.gui.app_state import AppState
@@ -43,7 +44,8 @@ class Tray(QObject):
         self.settings_action.triggered.connect(self.settings_requested)
         self.quit_action.triggered.connect(self.quit_requested)
 
-        self.icon = QSystemTrayIcon(state_icon(AppState.UNLOADED), self)
+        self._icons: dict[str, QIcon] = {AppState.UNLOADED: state_icon(AppState.UNLOADED)}
+        self.icon = QSystemTrayIcon(self._icons[AppState.UNLOADED], self)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_activated)
         self.state = ""
@@ -71,8 +73,13 @@ class Tray(QObject):
 
     def set_state(self, state: str, detail: str) -> None:
         """Switch icon and tooltip to `state`; Pause/Stop are enabled only while speaking."""
+        if state != self.state:
+            # Only a new state gets a new picture: the tray host redraws on every setIcon, and
+            # loading reports progress many times a second.
+            if state not in self._icons:
+                self._icons[state] = state_icon(state)
+            self.icon.setIcon(self._icons[state])
         self.state = state
-        self.icon.setIcon(state_icon(state))
         self.icon.setToolTip(f"{_TOOLTIP_TITLE} - {detail}" if detail else _TOOLTIP_TITLE)
         speaking = state in (AppState.SPEAKING, AppState.PAUSED)
         self.pause_action.setEnabled(speaking)

@@ -119,6 +119,9 @@ class ModelSlot:
             raise EngineError(
                 "No model folder is set: choose the CosyVoice3 model folder in Settings."
             )
+        # What a reload of the same folder can take over from the engine it replaces (the
+        # tokenizer, found again by its files), held across the unload so that it survives it.
+        kept = getattr(self.engine, "tokenizer", None)
         self.drop()
         config = self.config
         self.load_error = None
@@ -138,6 +141,7 @@ class ModelSlot:
             self.failed = True
             self.load_error = exc
             raise
+        del kept
         self.load_seconds = time.perf_counter() - started
         self.engine, self._loaded, self.failed = engine, config, False
         status = self.status()

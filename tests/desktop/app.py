@@ -19,9 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tests.desktop.atspi import Accessibility, Node
-from tests.desktop.services import PulseServer, XSession, client_windows, wait_until
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.desktop.services import REPO, PulseServer, XSession, client_windows, wait_until
 
 
 class DesktopApp:
@@ -48,6 +46,7 @@ class DesktopApp:
         self.started_at = 0.0
         self._a11y: Accessibility | None = None
         self._bus = ""
+        self._status_bar: Node | None = None
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -78,6 +77,7 @@ class DesktopApp:
         if self._a11y is not None:  # started again: the last start's connection goes first
             self._a11y.close()
         self._a11y = Accessibility(self.session.env["DBUS_SESSION_BUS_ADDRESS"])
+        self._status_bar = None
         self._bus = wait_until(self._find_bus, 30, "cosydesk on the accessibility bus")
 
     def _find_bus(self) -> str | None:
@@ -189,9 +189,19 @@ class DesktopApp:
 
     def status_labels(self) -> list[str]:
         assert self._a11y is not None
-        bar = self.find("status bar")
-        if bar is None:
-            return []
+        # The status bar is found once and then asked directly: a walk of the whole tree is
+        # hundreds of calls the app answers on its GUI thread, which would stall the window it
+        # measures. A status bar that went away (the app started again) is looked up anew.
+        if self._status_bar is not None:
+            try:
+                return self._labels(self._status_bar)
+            except Exception:
+                self._status_bar = None
+        self._status_bar = self.find("status bar")
+        return self._labels(self._status_bar) if self._status_bar is not None else []
+
+    def _labels(self, bar: Node) -> list[str]:
+        assert self._a11y is not None
         return [n.name for n in self._a11y.children(bar) if n.role == "label"]
 
     def texts(self, role: str = "label") -> list[str]:

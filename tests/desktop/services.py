@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,8 @@ from typing import TypeVar
 
 import numpy as np
 import pytest
+
+REPO = Path(__file__).resolve().parents[2]
 
 T = TypeVar("T")
 
@@ -368,66 +371,32 @@ def x_session(folder: Path) -> Iterator[XSession]:
 
 class Pinger:
     """Measures how long a window takes to answer the window manager's ping (_NET_WM_PING):
-    the time a person waits for the window to react while the app is busy."""
+    the time a person waits for the window to react while the app is busy.
+
+    The pinging runs in a process of its own (tests/desktop/pinger.py), so that the test's own
+    work cannot delay it."""
 
     def __init__(self, display_name: str, window: int, interval: float = 0.02) -> None:
-        from Xlib import X, display
-
-        self._display = display.Display(display_name)
-        self._root = self._display.screen().root
-        # Qt answers on the root window with StructureNotify | SubstructureRedirect; the window
-        # manager holds the redirect, StructureNotify reaches anyone who selects it.
-        self._root.change_attributes(event_mask=X.StructureNotifyMask)
-        self._window = self._display.create_resource_object("window", window)
-        self._protocols = self._display.intern_atom("WM_PROTOCOLS")
-        self._ping = self._display.intern_atom("_NET_WM_PING")
-        self._interval = interval
-        self.latencies: list[float] = []
-        self._waiting_since: float | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        import select
-
-        from Xlib import X
-        from Xlib.protocol import event
-
-        serial = 1000
-        while not self._stop.is_set():
-            serial += 1
-            message = event.ClientMessage(
-                window=self._window,
-                client_type=self._protocols,
-                data=(32, [self._ping, serial, self._window.id, 0, 0]),
-            )
-            sent = self._waiting_since = time.monotonic()
-            self._window.send_event(message, event_mask=X.NoEventMask)
-            self._display.flush()
-            answered = False
-            while not answered and not self._stop.is_set():
-                while self._display.pending_events():
-                    reply = self._display.next_event()
-                    if reply.type == X.ClientMessage and reply.data[1][1] == serial:
-                        answered = True
-                if not answered:
-                    select.select([self._display.fileno()], [], [], 0.005)
-            if answered:
-                self.latencies.append(time.monotonic() - sent)
-                self._waiting_since = None
-            self._stop.wait(self._interval)
+        command = ["tests.desktop.pinger", display_name, str(window), str(interval)]
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", *command],
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._output: str | None = None
 
     def stop(self) -> float:
         """Stop pinging; the longest wait seen (an unanswered ping included), in seconds."""
-        waiting = self._waiting_since
-        unanswered = time.monotonic() - waiting if waiting is not None else 0.0
-        if not self._stop.is_set():
-            self._stop.set()
-            self._thread.join(timeout=5)
-            self._display.close()
-        assert self.latencies, "the window never answered a ping"
-        return max([*self.latencies, unanswered])
+        if self._output is None:
+            self._output = ""  # stopped, even if what follows fails
+            self._output, _ = self._process.communicate(timeout=10)  # closing stdin stops it
+        lines = self._output.splitlines()
+        assert any(not line.startswith("waiting") for line in lines), (
+            "the window never answered a ping"
+        )
+        return max(float(line.split()[-1]) for line in lines)
 
 
 def client_windows(display_name: str) -> dict[str, int]:

@@ -299,3 +299,28 @@ def test_auto_is_4bit_on_a_cuda_gpu_and_none_on_the_cpu(
         assert not any(isinstance(m, bnb.nn.Linear4bit) for m in engine.llm.modules())
     finally:
         engine.unload()
+
+
+BNB_IMPORT_SCRIPT = """
+import sys, torch
+from cosydesk.engine.model import quant
+
+bnb, why = quant._import_bnb()
+assert bnb is not None, why
+assert torch.compile is quant._REAL_COMPILE, "torch.compile was not put back"
+print("compiler loaded:", "torch._inductor.compile_fx" in sys.modules)
+"""
+
+
+def test_bitsandbytes_is_imported_without_loading_torchs_compiler() -> None:
+    """Importing bitsandbytes prepared torch.compile for a few CPU kernels, which loaded torch's
+    whole compiler (1.9 s of 2.1 s here) while the app's window waited; they are compiled when
+    first called now. In a fresh interpreter, since an earlier import here would hide it."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", BNB_IMPORT_SCRIPT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "compiler loaded: False" in done.stdout

@@ -186,6 +186,28 @@ def test_folder_without_config_assumes_qwen_markers(tmp_path: Path) -> None:
     assert tok.endofprompt_id == 256 + 4 + 3
 
 
+def test_the_same_files_give_the_tokenizer_in_use_and_changed_files_a_new_one(
+    tmp_path: Path,
+) -> None:
+    import gc
+    import os
+    import weakref
+
+    folder = _write_folder(tmp_path / "tok")
+    first = CosyTokenizer.from_folder(folder)
+    assert CosyTokenizer.from_folder(folder) is first
+    vocab = folder / "vocab.json"
+    stamp = vocab.stat().st_mtime_ns
+    os.utime(vocab, ns=(stamp + 10**9, stamp + 10**9))  # the file was replaced
+    second = CosyTokenizer.from_folder(folder)
+    assert second is not first
+    # Nothing keeps a tokenizer that is no longer in use.
+    gone = weakref.ref(second)
+    del second
+    gc.collect()
+    assert gone() is None
+
+
 @pytest.mark.parametrize("missing", ["vocab.json", "merges.txt"])
 def test_missing_file_is_named(tmp_path: Path, missing: str) -> None:
     folder = _write_folder(tmp_path / "tok", skip=(missing,))

@@ -95,3 +95,15 @@ def test_each_state_has_its_own_colour_and_every_icon_draws() -> None:
     assert red > 150 and green < 100 and blue < 100
     assert not app_icon().isNull()
     assert app_icon().availableSizes()
+
+
+def test_only_a_new_state_redraws_the_icon(tray: Tray) -> None:
+    """Loading reports progress many times a second; each report used to draw the icon anew
+    and hand it to the tray host, on the GUI thread."""
+    tray.set_state("loading", "Loading the model: 10%")
+    key = tray.icon.icon().cacheKey()
+    tray.set_state("loading", "Loading the model: 55%")
+    assert tray.icon.icon().cacheKey() == key
+    assert "55%" in tray.icon.toolTip()
+    tray.set_state("ready", "Ready")
+    assert tray.icon.icon().cacheKey() != key

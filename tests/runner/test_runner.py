@@ -184,6 +184,21 @@ def test_loading_the_same_configuration_again_keeps_the_model(runners, tiny_mode
     assert on_runner(runner, id) == engine  # and it is the same model, not loaded again
 
 
+def test_a_reload_of_the_same_folder_takes_over_the_tokenizer(runners, tiny_model: Path) -> None:
+    """Switching quantisation reloads the model, but the tokenizer is the one already built:
+    parsing vocab.json again held the interpreter lock long enough to freeze the app's window."""
+    import dataclasses
+    import weakref
+
+    runner = runners()
+    runner.load(ModelConfig(tiny_model, CPU)).future.result(120)
+    before = on_runner(runner, lambda engine: weakref.ref(engine.tokenizer))
+    other = dataclasses.replace(CPU, text_normalization="basic", int8_threshold=0.5)
+    runner.load(ModelConfig(tiny_model, other)).future.result(120)
+    assert on_runner(runner, lambda engine: engine.options) == other  # it did reload
+    assert on_runner(runner, lambda engine: engine.tokenizer) is before()
+
+
 # Jobs import native extensions in whatever order the person's actions ask for. kaldifst
 # (wetext) in one job and onnxruntime in a later one killed the process with SIGSEGV while
 # jobs ran as slots on a QThread (each under a new Python thread state). Run in a fresh

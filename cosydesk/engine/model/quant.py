@@ -14,7 +14,10 @@ environment. The names it accepts are those the quantisation setting declares.
 
 from __future__ import annotations
 
+import functools
 import logging
+import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,10 +73,45 @@ def flow_dtype(precision: str, device: torch.device) -> torch.dtype:
     return torch.float32
 
 
-def _import_bnb() -> tuple[Any, str]:
-    try:
-        import bitsandbytes as bnb
+_BNB_IMPORT = threading.Lock()
 
+
+def _compile_on_first_call(fn: Any = None, **options: Any) -> Any:
+    """What bitsandbytes gets for `torch.compile` while it is imported: the function compiled
+    when it is first called (as torch.compile itself does), not prepared now."""
+    if fn is None:
+        return lambda inner: _compile_on_first_call(inner, **options)
+    compiled: list[Any] = []
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not compiled:
+            compiled.append(_REAL_COMPILE(fn, **options))
+        return compiled[0](*args, **kwargs)
+
+    return call
+
+
+_REAL_COMPILE = torch.compile
+
+
+def _import_bnb() -> tuple[Any, str]:
+    """bitsandbytes, or None and the sentence that says why not.
+
+    Its import wraps a few CPU fallback kernels in `torch.compile`, and preparing that pulls in
+    torch's whole compiler: 1.9 s of the 2.1 s the import took here, in one stretch that kept
+    the app's window from answering. Those kernels run only for 4-bit on the CPU, so here they
+    are compiled when first called instead; on a GPU the compiler is never loaded.
+    """
+    try:
+        with _BNB_IMPORT:
+            if "bitsandbytes" in sys.modules:
+                return sys.modules["bitsandbytes"], ""
+            torch.compile = _compile_on_first_call  # type: ignore[assignment]
+            try:
+                import bitsandbytes as bnb
+            finally:
+                torch.compile = _REAL_COMPILE
         return bnb, ""
     except Exception as exc:  # a broken install raises anything
         return None, (

@@ -10,6 +10,8 @@ of the checkpoint format: the LM's embedding rows 151646.. were trained for exac
 from __future__ import annotations
 
 import json
+import threading
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,26 @@ def cosyvoice3_special_tokens() -> list[str]:
     return [*_MARKERS.split(), *_arpabet_tags(), *pinyin]
 
 
+# Tokenizers in use, by their files: a reload of the same folder (switching 4-bit/8-bit) gets
+# the one its previous engine had instead of parsing vocab.json again. That parse is one call
+# that holds the GIL for 0.15-0.3 s on two cores, and the app's window cannot answer meanwhile.
+# Weak, so an unloaded model's tokenizer is not kept; a tokenizer never changes once built.
+_IN_USE: weakref.WeakValueDictionary[tuple[object, ...], CosyTokenizer] = (
+    weakref.WeakValueDictionary()
+)
+_IN_USE_LOCK = threading.Lock()
+_FILES = ("vocab.json", "merges.txt", "tokenizer_config.json")
+
+
+def _files_key(folder: Path) -> tuple[object, ...] | None:
+    """What identifies the tokenizer files' contents: path, size and change time of each."""
+    try:
+        stats = [(folder / name).stat() for name in _FILES if (folder / name).exists()]
+        return (str(folder.resolve()), *((s.st_size, s.st_mtime_ns, s.st_ino) for s in stats))
+    except OSError:
+        return None
+
+
 class CosyTokenizer:
     """Text -> token ids exactly as CosyVoice3 tokenises (special strings always honoured)."""
 
@@ -89,9 +111,23 @@ class CosyTokenizer:
         """Build the tokenizer from a `CosyVoice-BlankEN` folder.
 
         Raises ModelFolderError naming the file when vocab.json or merges.txt is missing or
-        unreadable, or when tokenizer_config.json contradicts the vocabulary.
+        unreadable, or when tokenizer_config.json contradicts the vocabulary. Files that a
+        tokenizer still in use was built from give that same tokenizer.
         """
         folder = Path(blank_en_dir)
+        key = _files_key(folder)
+        with _IN_USE_LOCK:
+            found = _IN_USE.get(key) if key is not None else None
+        if found is not None:
+            return found
+        built = cls._build(folder)
+        if key is not None:
+            with _IN_USE_LOCK:
+                _IN_USE[key] = built
+        return built
+
+    @classmethod
+    def _build(cls, folder: Path) -> CosyTokenizer:
         vocab = _read_vocab(folder / "vocab.json")
         merges = _read_merges(folder / "merges.txt", vocab)
         try:
