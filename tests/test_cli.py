@@ -308,7 +308,14 @@ def _say_process(tiny_model: Path, prompt_wav: Path, out: Path, text: str, home:
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
+        preexec_fn=_as_from_a_terminal,
     )
+
+
+def _as_from_a_terminal() -> None:
+    """Ctrl+C's signal at its default, as a terminal starts a command: a test run started in
+    the background (`cmd &` in a script) inherits SIGINT ignored, and Python keeps it so."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

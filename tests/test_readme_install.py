@@ -115,9 +115,12 @@ def test_the_commands_the_readme_names_are_all_tested_here() -> None:
 
 def test_bench_runs_after_the_readme_install(tmp_path: Path) -> None:
     args = ["bench", "--dims", "tiny", "--device", "cpu", "--modes", "none"]
-    done = run_as_installed(tmp_path, *args, "--tokens", "10", "--repeat", "1")
+    done = run_as_installed(
+        tmp_path, *args, "--tokens", "10", "--repeat", "1", "--long-chars", "300"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert any(line.startswith("| none") for line in done.stdout.splitlines()), done.stdout
+    assert re.search(r"long text \(none\): \d+ characters in \d+ parts", done.stdout), done.stdout
 
 
 def test_voices_runs_after_the_readme_install(tmp_path: Path) -> None:

@@ -184,25 +184,32 @@ class DesktopApp:
 
     def status_message(self) -> str:
         """The passing message the status bar shows over its labels ("Saved ..."), if any."""
-        bar = self.find("status bar")
+        bar = self._bar()
         return bar.name if bar is not None else ""
 
     def status_labels(self) -> list[str]:
         assert self._a11y is not None
-        # The status bar is found once and then asked directly: a walk of the whole tree is
-        # hundreds of calls the app answers on its GUI thread, which would stall the window it
-        # measures. A status bar that went away (the app started again) is looked up anew.
+        bar = self._bar()
+        if bar is None:
+            return []
+        return [n.name for n in self._a11y.children(bar) if n.role == "label"]
+
+    def _bar(self) -> Node | None:
+        """The main window's status bar as it is now.
+
+        It is found once and then asked directly: a walk of the whole tree is hundreds of calls
+        that the app answers on its GUI thread (many more with a file dialog open), which slowed
+        the journeys and stalled the window they measure. A status bar that went away (the app
+        started again) is looked up anew.
+        """
+        assert self._a11y is not None
         if self._status_bar is not None:
             try:
-                return self._labels(self._status_bar)
+                return self._a11y.node(self._status_bar.bus, self._status_bar.path)
             except Exception:
                 self._status_bar = None
         self._status_bar = self.find("status bar")
-        return self._labels(self._status_bar) if self._status_bar is not None else []
-
-    def _labels(self, bar: Node) -> list[str]:
-        assert self._a11y is not None
-        return [n.name for n in self._a11y.children(bar) if n.role == "label"]
+        return self._status_bar
 
     def texts(self, role: str = "label") -> list[str]:
         return [n.name or n.text for n in self.nodes() if n.role == role and "showing" in n.states]
