@@ -218,10 +218,29 @@ def test_filter_banks_are_cached() -> None:
     first = af.slaney_mel_filters(24000, 1920, 80)
     wav = torch.from_numpy(tone(200.0, 24000, 0.5)).unsqueeze(0)
     af.mel_spectrogram(wav, **MEL_24K)
-    before = af._cached_filters.cache_info().hits
+    before = af._slaney_filters_np.cache_info().hits, af._host_hann.cache_info().hits
     af.mel_spectrogram(wav, **MEL_24K)
-    assert af._cached_filters.cache_info().hits == before + 1
+    after = af._slaney_filters_np.cache_info().hits, af._host_hann.cache_info().hits
+    assert after == (before[0] + 1, before[1] + 1)
     assert torch.equal(first, af.slaney_mel_filters(24000, 1920, 80))
+
+
+def test_the_caches_keep_nothing_on_the_device_they_served() -> None:
+    """A GPU copy of a filter bank or window stays only as long as its caller holds it: the
+    caches once kept them per device, on the card after the model was unloaded. The meta
+    device stands in for a GPU here."""
+    import gc
+    import weakref
+
+    served = [
+        af._cached_filters(24000, 1920, 80, 0.0, None, "meta"),
+        af._hann(1920, "meta"),
+    ]
+    assert all(t.device.type == "meta" for t in served)
+    refs = [weakref.ref(t) for t in served]
+    del served
+    gc.collect()
+    assert all(ref() is None for ref in refs)
 
 
 def test_missing_file_is_a_voice_error(tmp_path: Path) -> None:

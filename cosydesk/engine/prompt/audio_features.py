@@ -361,18 +361,24 @@ def slaney_mel_filters(
     return torch.from_numpy(_slaney_filters_np(sample_rate, n_fft, n_mels, float(fmin), fmax))
 
 
-@lru_cache(maxsize=16)
+# The caches hold host tensors only; each call copies what it needs to the audio's device. A
+# cache keyed by device kept its GPU copies for the life of the process, after the model that
+# used them was unloaded (a few hundred KiB of the card per size).
 def _cached_filters(
     sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None, device: str
 ) -> torch.Tensor:
     return slaney_mel_filters(sample_rate, n_fft, n_mels, fmin, fmax).to(device)
 
 
-@lru_cache(maxsize=16)
 def _hann(size: int, device: str) -> torch.Tensor:
+    return _host_hann(size).to(device)
+
+
+@lru_cache(maxsize=16)
+def _host_hann(size: int) -> torch.Tensor:
     import torch
 
-    return torch.hann_window(size, dtype=torch.float32, device=device)
+    return torch.hann_window(size, dtype=torch.float32)
 
 
 # --------------------------------------------------------------------------- whisper
