@@ -268,6 +268,11 @@ class Engine:
         if progress is not None:
             progress(1.0, "Ready")
         log.info("model loaded in %.1f s on %s", self.load_seconds, device)
+        # torch and transformers raise and catch exceptions while a model is built (attribute
+        # probes, optional imports); some end up in reference cycles with their tracebacks, and
+        # those keep this frame, with its locals, until a full collection. Without the models
+        # among them, unload gives the card back at once (on a card it did not, before).
+        del llm, flow, hift
 
     # -- voices -----------------------------------------------------------------------------
     def _prompt_frontend(self):

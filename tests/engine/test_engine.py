@@ -4,6 +4,7 @@ the checks `synthesize` makes before speaking, warm-up and unloading."""
 from __future__ import annotations
 
 import math
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -334,3 +335,42 @@ def test_unload_frees_the_models_without_a_garbage_collection(
     finally:
         gc.enable()
     assert alive == [False, False, False]
+
+
+FIRST_LOAD_SCRIPT = """
+import gc, sys, weakref
+import numpy as np
+gc.disable()
+from cosydesk.engine.engine import Engine
+from cosydesk.engine.types import EngineOptions
+from cosydesk.engine.voices import Voice
+
+engine = Engine.load(sys.argv[1], EngineOptions(device="cpu", quantization="none"))
+voice = Voice("t", "A short test clip.", engine.prompt_features(sys.argv[2]))
+assert np.concatenate(list(engine.synthesize("Hello there.", voice, stream=True))).size
+models = [weakref.ref(m) for m in (engine.llm, engine.flow, engine.hift)]
+engine.unload()
+print("alive:", [ref() is not None for ref in models])
+"""
+
+
+def test_unload_frees_the_models_with_the_collector_off_from_the_load_on(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """No collection runs between loading and unloading here, as none need run in the app.
+    Tracebacks of exceptions caught inside torch and transformers while a model was built
+    (the first load in a process raises the most) kept the loading frame, and its locals held
+    the three models until a collection did run. In a fresh interpreter for that first load."""
+    import subprocess
+    import sys
+
+    clip = write_clip(tmp_path / "clip.wav", 3, freq=140)
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_LOAD_SCRIPT, str(tiny_model), str(clip)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "alive: [False, False, False]" in done.stdout, done.stdout + done.stderr[-2000:]
