@@ -329,10 +329,42 @@ def _fold_weight(module: nn.Module) -> None:
     # torch's remove_parametrizations deletes the weight property from the module's generated
     # class, which a deepcopy of the model shares with the original: that would break the other
     # copy. Swap this module back to its plain class instead, touching no class.
-    plain_class = type(module).__bases__[0]
+    generated = type(module)
+    plain_class = generated.__bases__[0]
     del module.parametrizations
     module.__class__ = plain_class
     module.weight = nn.Parameter(weight)
+    _let_go_of(generated, module)
+
+
+def _let_go_of(generated: type, module: nn.Module) -> None:
+    """Clear what `generated` (the class torch made for `module`'s parametrisation, now unused
+    by it) holds of `module`.
+
+    The class's property functions close over the module (its id keys torch's parametrisation
+    cache). That tied each folded layer into a reference cycle with its old class, so the
+    layers and their weights outlived the model until a full collection: after an unload, on a
+    card. Only cells that hold this module are cleared; a copy sharing the class is unaffected
+    unless it turns parametrisation caching on, which cosydesk never does.
+    """
+    for value in vars(generated).values():
+        if not isinstance(value, property):
+            continue
+        todo, seen = [value.fget, value.fset], set()
+        while todo:
+            function = todo.pop()
+            if id(function) in seen:
+                continue
+            seen.add(id(function))
+            for cell in getattr(function, "__closure__", None) or ():
+                try:
+                    content = cell.cell_contents
+                except ValueError:  # an empty cell
+                    continue
+                if content is module:
+                    cell.cell_contents = None
+                elif callable(content) and getattr(content, "__closure__", None):
+                    todo.append(content)
 
 
 def _ints(values: object) -> tuple[int, ...]:
