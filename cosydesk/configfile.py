@@ -13,6 +13,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +102,19 @@ def free_name(path: Path) -> Path:
 def write_atomically(path: Path, text: str) -> None:
     """Write `text` to `path` through a temp file in the same folder, fsync and rename; the
     file is created readable by its owner only. OSError if the folder cannot be written."""
+    replace_atomically(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
+def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Have `write(temp)` fill a temp file beside `path` (created readable by its owner only),
+    fsync it and rename it over `path`; the temp file goes if anything fails. OSError if the
+    folder cannot be written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
+        write(Path(temp))
+        with open(temp, "rb+") as stream:
             os.fsync(stream.fileno())
         os.replace(temp, path)
     except BaseException:

@@ -20,12 +20,12 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from cosydesk.configfile import replace_atomically
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +51,6 @@ def _sha256(path: Path) -> str:
         while block := stream.read(_CHUNK):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _write_atomically(path: Path, write) -> None:
-    """Call `write(temp_path)`, fsync the result, and rename it to `path` (same folder)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(temp)
-        with open(temp, "rb+") as stream:
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
 
 
 class QuantCache:
@@ -95,7 +79,7 @@ class QuantCache:
         memo[str(path)] = {**record, "sha256": sha}
         text = json.dumps(memo, indent=1, sort_keys=True)
         try:
-            _write_atomically(memo_path, lambda temp: Path(temp).write_text(text, "utf-8"))
+            replace_atomically(memo_path, lambda temp: temp.write_text(text, "utf-8"))
         except OSError as exc:
             log.warning("could not remember the digest of %s in %s: %s", path, memo_path, exc)
         return sha
@@ -164,7 +148,7 @@ class QuantCache:
         cpu = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
         try:
             stale = [p for p in self._entries_for(source, key["params"].get("mode")) if p != path]
-            _write_atomically(path, lambda temp: save_file(cpu, temp, metadata=metadata))
+            replace_atomically(path, lambda temp: save_file(cpu, str(temp), metadata=metadata))
         except OSError as exc:
             log.warning("could not write the quantisation cache %s: %s", path, exc)
             return None
@@ -206,6 +190,19 @@ def empty_nf4_linear(bnb: Any, lin: torch.nn.Linear, compute_dtype: torch.dtype)
     )
 
 
+def empty_int8_linear(bnb: Any, lin: torch.nn.Linear, threshold: float) -> Any:
+    """An LLM.int8 Linear8bitLt shaped like `lin`, on the meta device, waiting for its weight:
+    one construction for layers quantised now and layers read back from the cache."""
+    return bnb.nn.Linear8bitLt(
+        lin.in_features,
+        lin.out_features,
+        bias=lin.bias is not None,
+        has_fp16_weights=False,
+        threshold=threshold,
+        device="meta",
+    )
+
+
 def build_4bit(stored: dict[str, torch.Tensor], bnb: Any, compute_dtype, device):
     """Build Linear4bit layers from the tensors a cache entry holds (see `layer_tensors`)."""
 
@@ -235,14 +232,7 @@ def build_8bit(stored: dict[str, torch.Tensor], bnb: Any, threshold: float, devi
             raise ValueError(f"{name} was stored as {codes.dtype} {tuple(codes.shape)}")
         if tuple(scales.shape) != (lin.out_features,):
             raise ValueError(f"{name} was stored with {tuple(scales.shape)} scales")
-        q = bnb.nn.Linear8bitLt(
-            lin.in_features,
-            lin.out_features,
-            bias=lin.bias is not None,
-            has_fp16_weights=False,
-            threshold=threshold,
-            device="meta",
-        )
+        q = empty_int8_linear(bnb, lin, threshold)
         weight = bnb.nn.Int8Params(codes.to(device), requires_grad=False, has_fp16_weights=False)
         weight.CB = weight.data
         weight.SCB = scales.to(device=device, dtype=torch.float32)

@@ -182,15 +182,10 @@ def _to_4bit(bnb: Any, compute_dtype: torch.dtype, device: torch.device):
 
 
 def _to_8bit(bnb: Any, threshold: float, device: torch.device):
+    from cosydesk.engine.quantcache import empty_int8_linear
+
     def make(_name: str, lin: torch.nn.Linear) -> torch.nn.Module:
-        q = bnb.nn.Linear8bitLt(
-            lin.in_features,
-            lin.out_features,
-            bias=lin.bias is not None,
-            has_fp16_weights=False,
-            threshold=threshold,
-            device="meta",
-        )
+        q = empty_int8_linear(bnb, lin, threshold)
         weight = lin.weight.data.to(torch.float16 if device.type == "cuda" else torch.float32)
         q.weight = bnb.nn.Int8Params(weight, requires_grad=False, has_fp16_weights=False)
         if lin.bias is not None:
