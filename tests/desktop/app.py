@@ -214,6 +214,16 @@ class DesktopApp:
     def texts(self, role: str = "label") -> list[str]:
         return [n.name or n.text for n in self.nodes() if n.role == role and "showing" in n.states]
 
+    def speak_and_hear(self, timeout: float) -> None:
+        """Press Ctrl+Enter (Speak) and wait until sound arrives at the sink."""
+        recorder = self.pulse.record()
+        try:
+            start = recorder.now()
+            self.key("ctrl+Return")
+            recorder.wait_for_sound(start, timeout=timeout)
+        finally:
+            recorder.stop()
+
     # -- input --------------------------------------------------------------------------------
 
     def xdotool(self, *args: str) -> None:

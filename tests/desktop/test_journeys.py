@@ -247,13 +247,7 @@ def test_switching_quantisation_keeps_the_window_answering(
         note("longest X ping while reloading (idle), s", idle)
 
         write_into_editor(app, LONG_TEXT)
-        recorder = pulse.record()
-        try:
-            start = recorder.now()
-            app.key("ctrl+Return")
-            recorder.wait_for_sound(start, timeout=SPEECH_S)
-        finally:
-            recorder.stop()
+        app.speak_and_hear(SPEECH_S)
         pinger = Pinger(app.session.display, window)
         _choose_quantisation(app, "4-bit NF4 (least GPU memory)")
         app.wait_until(
@@ -324,13 +318,7 @@ def test_a_sound_server_that_dies_mid_speech_is_said_and_the_next_speak_plays(
 ) -> None:
     app = ready_app(make_app, ready_settings)
     write_into_editor(app, LONG_TEXT)
-    recorder = pulse.record()
-    try:
-        start = recorder.now()
-        app.key("ctrl+Return")
-        recorder.wait_for_sound(start, timeout=SPEECH_S)
-    finally:
-        recorder.stop()
+    app.speak_and_hear(SPEECH_S)
     pulse.stop()
     try:
         message = app.wait_until(
@@ -344,13 +332,7 @@ def test_a_sound_server_that_dies_mid_speech_is_said_and_the_next_speak_plays(
         pulse.start()
     app.wait_until(lambda: app.status() == "Ready", SPEECH_S, "Ready after the failure")
     write_into_editor(app, "Hello again.")
-    recorder = pulse.record()
-    try:
-        start = recorder.now()
-        app.key("ctrl+Return")
-        recorder.wait_for_sound(start, timeout=SPEECH_S)
-    finally:
-        recorder.stop()
+    app.speak_and_hear(SPEECH_S)
 
 
 # -- control while listening ----------------------------------------------------------------------
@@ -444,13 +426,7 @@ def test_stop_gives_the_controls_back_while_the_model_still_renders(
     # Each chunk takes 3 s more to render, as on a slow card: the runner lets go of the
     # stopped speech only then, and the window must not wait for it.
     app = fixed_app(make_app, ready_settings, chunk_seconds=3.0)
-    recorder = pulse.record()
-    try:
-        start = recorder.now()
-        app.key("ctrl+Return")
-        recorder.wait_for_sound(start, timeout=SPEECH_S)
-    finally:
-        recorder.stop()
+    app.speak_and_hear(SPEECH_S)
     stop = app.wait_for("push button", "Stop")
     app.click(stop)
     clicked = time.monotonic()
